@@ -14,8 +14,14 @@ from typing import Annotated
 import typer
 
 from harness import __version__
+from harness.commands import ab as ab_commands
+from harness.commands import compare as compare_commands
 from harness.commands import data as data_commands
 from harness.commands import demo as demo_commands
+from harness.commands import eval as eval_commands
+from harness.commands import models as models_commands
+from harness.commands import score as score_commands
+from harness.commands import train as train_commands
 
 app = typer.Typer(
     name="harness",
@@ -51,8 +57,14 @@ def _root(
         os.environ["HARNESS_WORKSPACE"] = str(workspace)
 
 
-app.add_typer(data_commands.app, name="data")
 app.command("demo")(demo_commands.demo)
+app.add_typer(data_commands.app, name="data")
+app.command("train")(train_commands.train)
+app.add_typer(models_commands.app, name="models")
+app.command("eval")(eval_commands.eval)
+app.command("score")(score_commands.score)
+app.command("compare")(compare_commands.compare)
+app.add_typer(ab_commands.app, name="ab")
 
 
 def run(argv: list[str] | None = None) -> int:
