@@ -69,21 +69,19 @@ app.add_typer(ab_commands.app, name="ab")
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code; user errors never show a traceback."""
-    import click
-
     from harness.errors import HarnessError
 
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="harness", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors (typer vendors click's ClickException)
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
     except HarnessError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         if exc.hint:
