@@ -8,4 +8,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["Suite", "__version__"]
+
+
+def __getattr__(name: str):  # lazy exports keep `import harness` light
+    if name == "Suite":
+        from harness.runs.suite import Suite
+
+        return Suite
+    raise AttributeError(f"module 'harness' has no attribute {name!r}")

@@ -1,0 +1,194 @@
+"""The ``transformers`` backend: a local model (+ optional peft adapter), batched generation.
+
+Prompts are rendered with the tokenizer's chat template, sorted by token length and generated
+in left-padded batches (similar lengths waste little compute on padding), greedy or sampled
+with a seed. CPU by default here; CUDA (bf16) when a GPU is present. Prompt-tuning adapters
+decode with ``use_cache=False`` because peft's cached path drifts from the plain forward pass.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import BackendError, BackendSpec, Generation, GenerationRequest
+from harness.backends.fingerprint import model_fingerprint
+
+
+def _has_tokenizer(folder: str | None) -> bool:
+    return bool(folder) and Path(folder).is_dir() and any(
+        (Path(folder) / name).exists() for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
+
+
+def load_model_and_tokenizer(model: str, adapter: str | None, *, device: str, dtype: str | None) -> tuple[Any, Any, bool]:
+    """Load the model (merging a LoRA adapter), its tokenizer; returns (model, tokenizer, use_cache)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the runner shows its own progress
+    torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+    kwargs: dict[str, Any] = {"dtype": torch_dtype}
+    gguf = sorted(Path(model).glob("*.gguf")) if Path(model).is_dir() else []
+    if gguf and not (Path(model) / "config.json").exists():
+        kwargs["gguf_file"] = gguf[0].name
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(adapter if _has_tokenizer(adapter) else model,
+                                                  **({"gguf_file": kwargs["gguf_file"]} if "gguf_file" in kwargs else {}))
+        base = AutoModelForCausalLM.from_pretrained(model, **kwargs)
+    except OSError as exc:
+        raise BackendError(f"cannot load model {model!r}: {str(exc).splitlines()[0]}",
+                           hint="pass a local model folder, a known alias, or a hub id available offline") from None
+    use_cache = True
+    if adapter:
+        from peft import PeftConfig, PeftModel
+
+        try:
+            config = PeftConfig.from_pretrained(adapter)
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot load adapter {adapter!r}: {str(exc).splitlines()[0]}",
+                               hint="point adapter at a folder with adapter_config.json") from None
+        peft_model = PeftModel.from_pretrained(base, adapter)
+        if config.is_prompt_learning:
+            use_cache = False  # measured: cached decoding drifts for prompt tuning (ENVIRONMENT.md)
+            base = peft_model
+        else:
+            base = peft_model.merge_and_unload()  # merged LoRA decodes at base-model speed
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    base.to(device)
+    base.eval()
+    return base, tokenizer, use_cache
+
+
+class TransformersBackend:
+    """Batched local generation with transformers; see the module docstring."""
+
+    name = "transformers"
+
+    def __init__(self, spec: BackendSpec) -> None:
+        self.spec = spec
+        opts = dict(spec.options)
+        self.batch_size = int(opts.pop("batch_size", 16))
+        self.device = str(opts.pop("device", "") or self._default_device())
+        self.dtype = opts.pop("dtype", None)
+        self._fingerprint: str | None = None
+        self._model = None
+        self._tokenizer = None
+        self._use_cache = True
+
+    @staticmethod
+    def _default_device() -> str:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @classmethod
+    def fingerprint_of(cls, spec: BackendSpec) -> str:
+        """Fingerprint from the files, without loading the model."""
+        return model_fingerprint(spec.model, spec.adapter, kind="hf")
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over the model and adapter files (see :mod:`harness.backends.fingerprint`)."""
+        if self._fingerprint is None:
+            self._fingerprint = self.fingerprint_of(self.spec)
+        return self._fingerprint
+
+    def _ensure_loaded(self) -> None:
+        if self._model is None:
+            self._model, self._tokenizer, self._use_cache = load_model_and_tokenizer(
+                self.spec.model, self.spec.adapter, device=self.device, dtype=self.dtype)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The loaded tokenizer."""
+        self._ensure_loaded()
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        """The loaded (merged) model."""
+        self._ensure_loaded()
+        return self._model
+
+    def render(self, messages: Sequence[dict[str, str]]) -> str:
+        """The prompt text produced by the chat template (generation prompt appended)."""
+        tok = self.tokenizer
+        if getattr(tok, "chat_template", None):
+            return tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        # No template (a plain base model): a readable fallback, documented rather than silent.
+        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+
+    def encode(self, requests: Sequence[GenerationRequest]) -> list[list[int]]:
+        """Token ids of each rendered prompt (special tokens come from the template only)."""
+        texts = [self.render(r.messages) for r in requests]
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Generate in length-sorted, left-padded batches; returns results in request order."""
+        if not requests:
+            return []
+        ids = self.encode(requests)
+        order = sorted(range(len(requests)), key=lambda i: (len(ids[i]), i))
+        results: list[Generation | None] = [None] * len(requests)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            for index, gen in zip(chunk, self.generate_ids([ids[i] for i in chunk]), strict=True):
+                results[index] = gen
+        return [r for r in results if r is not None]
+
+    def generate_ids(self, batch: list[list[int]]) -> list[Generation]:
+        """One ``model.generate`` call on a left-padded batch of token-id lists."""
+        import torch
+
+        model, tok, settings = self.model, self.tokenizer, self.spec.settings
+        width = max(len(x) for x in batch)
+        pad = tok.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in batch], device=self.device)
+        attention = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch], device=self.device)
+        kwargs: dict[str, Any] = {"max_new_tokens": settings.max_new_tokens, "pad_token_id": pad,
+                                  "use_cache": self._use_cache}
+        if tok.eos_token_id is not None:
+            kwargs["eos_token_id"] = tok.eos_token_id
+        if settings.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=0)
+            torch.manual_seed(settings.seed)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            output = model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
+        elapsed = time.perf_counter() - started
+        new_tokens = output[:, width:].tolist()
+        results = []
+        for row, prompt in zip(new_tokens, batch, strict=True):
+            results.append(self._decode(row, len(prompt), elapsed / len(batch)))
+        return results
+
+    def _decode(self, row: list[int], prompt_len: int, latency: float) -> Generation:
+        tok = self.tokenizer
+        eos, pad = tok.eos_token_id, tok.pad_token_id
+        finish = "length"
+        if eos in row:
+            row = row[:row.index(eos)]
+            finish = "stop"
+        while row and row[-1] == pad and pad != eos:
+            row = row[:-1]
+        text = tok.decode(row, skip_special_tokens=True)
+        for stop in self.spec.settings.stop:
+            if stop and stop in text:
+                text, finish = text[:text.index(stop)], "stop"
+        # latency_s is the batch's wall time shared equally by its members (amortized per example).
+        return Generation(text=text, latency_s=latency, prompt_tokens=prompt_len,
+                          completion_tokens=len(row) + (1 if finish == "stop" else 0), finish_reason=finish,
+                          model=os.path.basename(str(self.spec.model).rstrip("/")))
+
+    def close(self) -> None:
+        """Drop the model so its memory can be reclaimed."""
+        self._model = None
+        self._tokenizer = None

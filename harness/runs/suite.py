@@ -1,0 +1,245 @@
+"""Eval suites: typed objects loaded from YAML (or built in Python) and validated on load.
+
+A suite names the datasets, the candidates (models, adapters, prompted baselines, API models),
+the generation settings, the metrics and an optional price table. :func:`load_suite` turns a
+YAML file into a :class:`Suite` and reports every problem as ``FILE: candidates[2].model: required``.
+Relative paths are resolved against the suite file's folder, falling back to the working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import ConfigError
+
+BackendName = Literal["transformers", "vllm", "openai"]
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PromptSpec(_Strict):
+    """How a candidate's prompt is built: an optional system prompt and k few-shot examples."""
+
+    system: str | None = None
+    few_shot: int = Field(default=0, ge=0, le=64)
+    from_: str | None = Field(default=None, alias="from")
+    seed: int | None = None  # few-shot draw seed; defaults to the suite's generation seed
+
+    def as_dict(self) -> dict[str, Any]:
+        """The spec as plain data (``from`` spelled as in YAML)."""
+        return {"system": self.system, "few_shot": self.few_shot, "from": self.from_, "seed": self.seed}
+
+
+class GenerationSpec(_Strict):
+    """Decoding settings shared by every candidate of a suite."""
+
+    max_new_tokens: int = Field(default=256, ge=1, le=32768)
+    temperature: float = Field(default=0.0, ge=0.0, le=5.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    seed: int = 0
+    stop: list[str] = Field(default_factory=list)
+
+    def settings_hash(self, backend: str) -> str:
+        """Hash of everything that changes an output for a fixed model and prompt."""
+        payload = {"backend": backend, **self.model_dump()}
+        if self.temperature == 0.0:  # greedy: sampling knobs cannot change the output
+            payload.pop("seed")
+            payload.pop("top_p")
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class Price(_Strict):
+    """Price of one model in currency units per 1,000 tokens."""
+
+    input_per_1k: float = Field(ge=0.0)
+    output_per_1k: float = Field(ge=0.0)
+
+    def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float:
+        """Cost of one generation."""
+        return (prompt_tokens or 0) / 1000 * self.input_per_1k + (completion_tokens or 0) / 1000 * self.output_per_1k
+
+
+class CandidateSpec(_Strict):
+    """One thing to evaluate: a model (+adapter) behind a backend, with a prompt recipe."""
+
+    name: str
+    model: str
+    adapter: str | None = None
+    backend: str = "transformers"
+    base_url: str | None = None
+    fallback_model: str | None = None
+    prompt: PromptSpec = Field(default_factory=PromptSpec)
+    options: dict[str, Any] = Field(default_factory=dict)  # backend settings: batch_size, dtype, timeout_s...
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError("use letters, digits, '.', '_' or '-' (it names a folder), e.g. 'base-few-shot'")
+        return value
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from harness.backends.base import available_backends
+
+        if value not in available_backends():
+            raise ValueError(f"unknown backend {value!r}; choose from {', '.join(available_backends())}")
+        return value
+
+    @model_validator(mode="after")
+    def _backend_fields(self) -> CandidateSpec:
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("backend 'openai' needs base_url, e.g. base_url: http://127.0.0.1:8000/v1")
+        if self.backend == "openai" and self.adapter:
+            raise ValueError("backend 'openai' cannot load an adapter; serve it and name it in model")
+        return self
+
+
+class Suite(_Strict):
+    """A typed eval suite; ``base_dir`` is where relative paths are looked up first."""
+
+    name: str
+    datasets: dict[str, str]
+    generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    candidates: list[CandidateSpec] = Field(min_length=1)
+    metrics: list[str] = Field(default_factory=lambda: ["exact_match"])
+    pricing: dict[str, Price] = Field(default_factory=dict)
+    base_dir: str | None = Field(default=None, exclude=True)
+    source: str | None = Field(default=None, exclude=True)
+
+    def __init__(self, **data: Any) -> None:
+        # Python-built suites get the same field-naming errors as YAML ones.
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            source = data.get("source") or f"suite {data.get('name', '')}".strip()
+            raise ConfigError(format_validation_error(exc, source), hint="fix the named field(s)") from None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_suite_name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError("use letters, digits, '.', '_' or '-' (it is part of the run id)")
+        return value
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("name at least one dataset, e.g. datasets: {test: test.jsonl}")
+        for key in value:
+            if not _NAME_RE.match(key):
+                raise ValueError(f"dataset name {key!r}: use letters, digits, '.', '_' or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_candidates(self) -> Suite:
+        seen: set[str] = set()
+        for cand in self.candidates:
+            if cand.name in seen:
+                raise ValueError(f"candidate name {cand.name!r} is used twice; names must be unique")
+            seen.add(cand.name)
+        return self
+
+    # paths -------------------------------------------------------------------------------
+    def resolve_path(self, value: str, field: str, *, must_exist: bool = True) -> Path:
+        """Absolute path for ``value``: as given, else under ``base_dir``, else under the cwd."""
+        path = Path(value).expanduser()
+        if path.is_absolute():
+            found = path if path.exists() else None
+        else:
+            bases = [Path(self.base_dir)] if self.base_dir else []
+            bases.append(Path.cwd())
+            found = next((base / path for base in bases if (base / path).exists()), None)
+        if found is None:
+            if not must_exist:
+                return path.resolve()
+            where = f" (looked under {self.base_dir} and {Path.cwd()})" if self.base_dir else f" (cwd {Path.cwd()})"
+            raise ConfigError(f"{self.source or 'suite ' + self.name}: {field}: file not found: {value}{where}",
+                              hint="fix the path; relative paths are read from the suite file's folder")
+        return found.resolve()
+
+    def dataset_paths(self) -> dict[str, Path]:
+        """Each dataset's absolute path (errors name the field)."""
+        return {name: self.resolve_path(p, f"datasets.{name}") for name, p in self.datasets.items()}
+
+    def select(self, names: list[str] | None) -> list[CandidateSpec]:
+        """The candidates named in ``names`` (all when empty); unknown names are an error."""
+        if not names:
+            return list(self.candidates)
+        known = {c.name: c for c in self.candidates}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise ConfigError(f"unknown candidate(s) {', '.join(missing)} in suite {self.name}",
+                              hint=f"choose from: {', '.join(known)}")
+        return [known[n] for n in names]
+
+    def price_for(self, candidate: CandidateSpec) -> Price | None:
+        """The price entry for a candidate (by candidate name first, then by model)."""
+        return self.pricing.get(candidate.name) or self.pricing.get(candidate.model)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON-able dict (as written to ``suite.json``)."""
+        data = self.model_dump(mode="json", by_alias=True)
+        return data
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem: ``SOURCE: candidates[2].model: required``."""
+    lines = []
+    for err in exc.errors():
+        loc = ""
+        for part in err["loc"]:
+            if isinstance(part, int):
+                loc += f"[{part}]"
+            else:
+                loc += ("." if loc else "") + str(part)
+        if err["type"] == "missing":
+            msg = "required"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{source}: {loc or '(top level)'}: {msg}")
+    return "\n".join(lines)
+
+
+def build_suite(data: dict[str, Any], *, source: str = "suite", base_dir: str | os.PathLike[str] | None = None) -> Suite:
+    """Validate ``data`` into a :class:`Suite`; raises :class:`ConfigError` naming each bad field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with name, datasets, candidates, metrics",
+                          hint="see evalsets/*/suite.yaml for an example")
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source), hint="fix the named field(s) in the suite") from None
+    suite.base_dir = str(Path(base_dir).resolve()) if base_dir else None
+    suite.source = source
+    return suite
+
+
+def load_suite(path: str | os.PathLike[str]) -> Suite:
+    """Read and validate a suite YAML (or JSON) file; returns the :class:`Suite`."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"suite file not found: {path}", hint="pass the path of a suite YAML file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    return build_suite(data, source=str(path), base_dir=path.parent)
