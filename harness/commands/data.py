@@ -1,7 +1,122 @@
-"""``harness data ...``: validate, split and report chat-JSONL datasets."""
+"""``harness data ...``: validate, split and report chat-JSONL datasets.
+
+Only typer and the standard library are imported here; the work lives in ``harness.data`` and is
+imported when a command runs.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from harness.commands._common import JsonOption, WorkspaceOption, console, print_json
+
 app = typer.Typer(help="Validate, split and profile chat-JSONL datasets.", no_args_is_help=True)
+
+FileArgument = Annotated[Path, typer.Argument(help="A JSONL file: one {\"messages\": [...]} example per line.",
+                                              show_default=False)]
+TokenizerOption = Annotated[
+    str | None,
+    typer.Option("--tokenizer", help="Tokenizer folder or model alias for token counts (AutoTokenizer; "
+                 "chat template used when present). Default: a cheap word/punctuation estimate.",
+                 show_default=False),
+]
+
+
+@app.command("validate")
+def validate(
+    file: FileArgument,
+    json_output: JsonOption = False,
+    tokenizer: TokenizerOption = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Flag examples longer than this many tokens.",
+                                 show_default=False)] = None,
+    show: Annotated[int, typer.Option("--show", min=0, help="How many problems to list (human output).")] = 20,
+    max_line_bytes: Annotated[
+        int, typer.Option("--max-line-bytes", min=1, help="Lines larger than this are reported, not parsed.")
+    ] = 10 * 1024 * 1024,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Check every line; exit 0 when there are no errors (warnings allowed), 1 with errors, 2 on bad arguments."""
+    from harness.data.validate import validate_file
+
+    report = validate_file(file, tokenizer=tokenizer, max_tokens=max_tokens, max_line_bytes=max_line_bytes)
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        from harness.data.render import render_validation
+
+        render_validation(console(), report, show=show)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("split")
+def split(
+    file: FileArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for train.jsonl, val.jsonl, test.jsonl.",
+                                      show_default=False)],
+    seed: Annotated[int, typer.Option("--seed", help="Same seed and input give the same split, byte for byte.")] = 0,
+    ratios: Annotated[str, typer.Option("--ratios", help="Train,val,test shares summing to 1.")] = "0.8,0.1,0.1",
+    stratify: Annotated[
+        str | None, typer.Option("--stratify", help="Metadata field to balance across splits (dotted path OK).",
+                                 show_default=False)] = None,
+    json_output: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Split into train/val/test; duplicates and near duplicates stay together, so leakage is 0."""
+    from harness.data.split import parse_ratios
+    from harness.data.split_io import split_file
+
+    result = split_file(file, out, seed=seed, ratios=parse_ratios(ratios), stratify=stratify)
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        from harness.data.render import render_split
+
+        render_split(console(), result)
+    if result.stats.leakage:
+        raise typer.Exit(1)
+
+
+@app.command("report")
+def report(
+    file: FileArgument,
+    against: Annotated[
+        Path | None, typer.Option("--against", help="Compare with another sample (e.g. production queries) and "
+                                  "flag under-covered categories.", show_default=False)] = None,
+    json_output: JsonOption = False,
+    tokenizer: TokenizerOption = None,
+    min_share: Annotated[float, typer.Option("--min-share", min=0.0, max=1.0,
+                                             help="Ignore categories below this share of the other sample.")] = 0.02,
+    ratio_threshold: Annotated[float, typer.Option(
+        "--ratio-threshold", min=0.0, max=1.0,
+        help="Flag a category when its training share is below this fraction of its share in --against.")] = 0.5,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Counts per metadata field, length statistics and duplicates; with --against, coverage gaps."""
+    from harness.data.report import profile_file
+    from harness.data.tokens import make_counter
+
+    counter = make_counter(tokenizer)
+    profile = profile_file(file, counter=counter)
+    comparison = None
+    if against is not None:
+        from harness.data.compare import compare_profiles
+
+        other = profile_file(against, counter=counter)
+        comparison = compare_profiles(profile, other, min_share=min_share, ratio_threshold=ratio_threshold)
+    if json_output:
+        payload = profile.to_dict()
+        if comparison is not None:
+            payload["against"] = comparison.to_dict()
+        print_json(payload)
+        return
+    from harness.data.render import render_comparison, render_profile
+
+    out = console()
+    render_profile(out, profile)
+    if comparison is not None:
+        render_comparison(out, comparison)

@@ -162,11 +162,17 @@ def _digest(text: str) -> str:
 
 def example_key(example: Any) -> str:
     """Return a hex digest identifying the conversation up to whitespace/case (ids and metadata ignored)."""
-    messages = messages_of(example)
-    if not messages:  # nothing usable: fall back to the whole object, canonically serialised
+    raw = example.get("messages") if isinstance(example, dict) else None
+    if not isinstance(raw, list) or not raw:  # nothing usable: the whole object, canonically serialised
         canonical = json.dumps(example, sort_keys=True, ensure_ascii=False, default=str)
         return _digest("raw\0" + normalize_text(canonical))
-    return _digest("\0".join(f"{m['role']}\1{normalize_text(m['content'])}" for m in messages))
+    parts = []
+    for m in raw:
+        if isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str):
+            parts.append(f"{m['role']}\1{normalize_text(m['content'])}")
+        else:
+            parts.append("raw\1" + json.dumps(m, sort_keys=True, ensure_ascii=False, default=str))
+    return _digest("\0".join(parts))
 
 
 def user_key(example: Any) -> str | None:

@@ -1,0 +1,142 @@
+"""Split a JSONL file on disk: validate, key every line, assign, write all three splits atomically.
+
+The file is read three times (validate, keys, copy) and never held in memory: only the keys and
+the split of each line are. Lines are copied byte for byte (not re-serialised), so a split
+reproduces its input exactly. The three outputs are written to temporary names first and renamed
+only when all three are complete: an interrupted split leaves the previous files untouched and no
+temporary files behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.data.reader import iter_lines, iter_objects
+from harness.data.schema import CODES, example_key, get_field, stratum_label, user_key
+from harness.data.split import (
+    DEFAULT_RATIOS,
+    SPLIT_NAMES,
+    SplitStats,
+    assign_splits,
+    make_stats,
+    parse_ratios,
+)
+from harness.data.validate import SPLIT_TOLERATED, validate_file
+from harness.errors import DataError
+from harness.io import file_sha256, write_json
+
+
+@dataclass(frozen=True)
+class SplitFileResult:
+    """Where :func:`split_file` wrote the splits, and their :class:`~harness.data.split.SplitStats`."""
+
+    source: Path
+    paths: dict[str, Path]  # "train" | "val" | "test" -> file
+    stats: SplitStats
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (source, paths, and the statistics)."""
+        return {"source": str(self.source), "paths": {k: str(v) for k, v in self.paths.items()},
+                **self.stats.to_dict()}
+
+
+def refuse_invalid(path: Path) -> None:
+    """Raise :class:`DataError` (exit 1) listing the first errors when ``path`` is not splittable."""
+    report = validate_file(path)
+    blocking = report.blocking_errors(SPLIT_TOLERATED)
+    if not blocking:
+        return
+    total = sum(n for code, n in report.counts.items()
+                if CODES[code].severity == "error" and code not in SPLIT_TOLERATED)
+    shown = "\n".join(f"  {path}:{e.line}: {e.code}: {e.message}" for e in blocking[:5])
+    more = f"\n  ... and {total - 5} more" if total > 5 else ""
+    raise DataError(
+        f"{path} has {total} validation error(s); refusing to split it:\n{shown}{more}",
+        hint=f"fix them (see `harness data validate {path}`) and split again; duplicates are fine, they are grouped",
+        exit_code=1,
+    )
+
+
+def split_file(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    ratios: Sequence[float] | str = DEFAULT_RATIOS,
+    stratify: str | None = None,
+) -> SplitFileResult:
+    """Validate ``path``, split it and write ``out_dir/{train,val,test}.jsonl`` plus ``split.json``.
+
+    Returns a :class:`SplitFileResult`. Raises :class:`DataError` (exit 1) with the validation
+    errors when the file is invalid (duplicates excepted: they are grouped, never refused).
+    """
+    path = Path(path)
+    parsed = parse_ratios(ratios)
+    refuse_invalid(path)
+    exact: list[str] = []
+    near: list[str | None] = []
+    strata: list[str] | None = None if stratify is None else []
+    for _number, obj in iter_objects(path):
+        exact.append(example_key(obj))
+        near.append(user_key(obj))
+        if strata is not None:
+            strata.append(stratum_label(get_field(obj, stratify or "")))
+    if not exact:
+        raise DataError(f"{path} has no examples to split", hint="the file is empty or only blank lines", exit_code=1)
+    assignment, groups, grouped = assign_splits(exact, near, strata, seed=seed, ratios=parsed)
+    stats = make_stats(exact, near, strata, assignment, seed=seed, ratios=parsed, stratify=stratify,
+                       groups=groups, grouped=grouped)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} exists and is not a directory", hint="choose a folder for train/val/test.jsonl")
+    paths = {name: out / f"{name}.jsonl" for name in SPLIT_NAMES}
+    _write_splits(path, assignment, paths)
+    result = SplitFileResult(source=path, paths=paths, stats=stats)
+    write_json(out / "split.json", {**result.to_dict(), "source_sha256": file_sha256(path)})
+    return result
+
+
+def _write_splits(source: Path, assignment: list[int], paths: dict[str, Path]) -> None:
+    """Copy each line of ``source`` to its split's temporary file, then rename all three into place."""
+    out = next(iter(paths.values())).parent
+    out.mkdir(parents=True, exist_ok=True)
+    temps: list[str] = []
+    try:
+        handles = []
+        for name in SPLIT_NAMES:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.jsonl.", suffix=".tmp", dir=out)
+            temps.append(tmp)
+            handles.append(os.fdopen(fd, "w", encoding="utf-8", newline="\n"))
+        with contextlib.ExitStack() as stack:
+            for handle in handles:
+                stack.enter_context(handle)
+            index = 0
+            for line in iter_lines(source):
+                if line.text is None:  # validated above; only a file changed meanwhile gets here
+                    raise DataError(f"{source}:{line.number} changed while splitting", hint="split again")
+                _write_line(handles[assignment[index]], line.text)
+                index += 1
+            if index != len(assignment):
+                raise DataError(f"{source} changed while splitting ({index} lines, expected {len(assignment)})",
+                                hint="split again once the file is no longer being written")
+            for handle in handles:
+                handle.flush()
+                os.fsync(handle.fileno())
+        for name, tmp in zip(SPLIT_NAMES, temps, strict=True):
+            os.replace(tmp, paths[name])
+    except BaseException:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+
+
+def _write_line(handle: Any, text: str) -> None:
+    handle.write(text)
+    handle.write("\n")
