@@ -1,0 +1,177 @@
+"""``trainers.train(config)``: setup -> train -> save -> register, the same for every method.
+
+Reads top to bottom like a recipe (torchtune's shape): resolve the base model, load and render the
+data (assistant-only loss mask, overlength policy, optional general mix-in), let the method module
+build the model, run the shared Trainer loop, save the weights in the model folder with the
+resolved config, curves and lineage, then record the model in the workspace registry.
+Under ``accelerate launch`` every process runs this; only the main process writes files and rows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError, HarnessError
+from trainers.config import TrainConfig
+from trainers.registry import ModelRecord
+
+METHOD_MODULES = {"full": "trainers.full", "lora": "trainers.lora", "qlora": "trainers.qlora",
+                  "prompt_tuning": "trainers.prompt_tuning"}
+
+
+def method_module(method: str):
+    """Return the module implementing ``method`` (``prepare_model``, ``IS_ADAPTER``)."""
+    if method not in METHOD_MODULES:
+        raise ConfigError(f"config field `method`: unknown method {method!r}",
+                          hint=f"use one of {', '.join(METHOD_MODULES)}")
+    return importlib.import_module(METHOD_MODULES[method])
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def load_splits(config: TrainConfig) -> tuple[list[dict], list[dict], dict[str, Any]]:
+    """Return (train, val, info): the train file (+ mix-in), and the val file or a held-out slice."""
+    from trainers.data import default_general_file, load_examples, mix_in
+
+    train = load_examples(config.train_file, field_name="train_file")
+    info: dict[str, Any] = {"train_examples_in_file": len(train)}
+    if config.val_file:
+        val = load_examples(config.val_file, field_name="val_file")
+    else:
+        # A seeded shuffle-and-slice is enough here: the data helper's split_examples already kept
+        # duplicate groups apart when the bundled train/val files were made.
+        shuffled = list(train)
+        random.Random(config.seed).shuffle(shuffled)
+        n_val = max(1, round(len(shuffled) * config.val_fraction)) if len(shuffled) > 1 else 0
+        val, train = shuffled[:n_val], shuffled[n_val:]
+        if not val:
+            raise ConfigError("config field `val_file`: not set and train_file has too few examples to hold out",
+                              hint="set val_file, or add examples")
+    if config.max_train_examples:
+        train = train[: config.max_train_examples]
+    if config.mix.fraction > 0:
+        general_path = Path(config.mix.file) if config.mix.file else default_general_file()
+        general = load_examples(general_path, field_name="mix.file")
+        train, added = mix_in(train, general, config.mix.fraction, seed=config.seed)
+        info["mix_in_added"] = added
+        info["mix_in_file"] = str(general_path)
+    info.update(train_examples=len(train), val_examples=len(val))
+    return train, val, info
+
+
+def dataset_hashes(config: TrainConfig) -> dict[str, str]:
+    """SHA-256 of every data file the run read, keyed by config field."""
+    from harness.io import file_sha256
+    from trainers.data import default_general_file
+
+    files = {"train_file": config.train_file, "val_file": config.val_file}
+    if config.mix.fraction > 0:
+        files["mix.file"] = config.mix.file or str(default_general_file())
+    return {key: file_sha256(path) for key, path in files.items() if path and Path(path).exists()}
+
+
+def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
+          say: Callable[[str], None] | None = None) -> ModelRecord:
+    """Train one candidate as ``config`` describes and register it; returns its :class:`ModelRecord`."""
+    from harness.io import write_json
+    from harness.workspace import Workspace
+    from trainers.base_models import resolve_base_model
+    from trainers.data import as_features, render_dataset
+    from trainers.loading import count_parameters, load_tokenizer
+    from trainers.loop import run_trainer
+    from trainers.registry import find_model, folder_size, git_commit, package_versions, register
+
+    say = say or print
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
+    module = method_module(config.method)
+    if config.method == "qlora":
+        module.check_available()
+    folder = ws.models_dir / config.name
+    if find_model(ws, config.name) is not None and not overwrite:
+        raise HarnessError(f"a model named {config.name!r} is already registered in {ws.root}",
+                           hint="choose another `name`, or pass --force to retrain and replace it")
+    if folder.exists() and not config.resume and _is_main_process():
+        if any(folder.iterdir()) and not overwrite:
+            raise HarnessError(f"{folder} exists from an earlier, unfinished run",
+                               hint="pass resume=true to continue from its last checkpoint, or --force to start over")
+        shutil.rmtree(folder)
+
+    # setup ---------------------------------------------------------------------------------------
+    import torch
+    from transformers import set_seed
+
+    set_seed(config.seed)
+    base_path = resolve_base_model(config.base_model, progress=say)
+    tokenizer = load_tokenizer(base_path)
+    train_rows, val_rows, data_info = load_splits(config)
+    train_set, train_report = render_dataset(tokenizer, train_rows, max_length=config.max_length,
+                                             overlength=config.overlength)
+    val_set, val_report = render_dataset(tokenizer, val_rows, max_length=config.max_length,
+                                         overlength=config.overlength)
+    for label, report in (("train", train_report), ("val", val_report)):
+        if report.dropped_overlength or report.truncated:
+            say(f"{label}: {report.dropped_overlength} examples dropped and {report.truncated} truncated "
+                f"for max_length={config.max_length} (overlength={config.overlength})")
+    model = module.prepare_model(base_path, config, tokenizer)
+    trainable, total = count_parameters(model)
+    say(f"{config.method} on {config.base_model}: {trainable:,} trainable of {total:,} parameters; "
+        f"{len(train_set)} train / {len(val_set)} val examples")
+
+    # train ---------------------------------------------------------------------------------------
+    started = time.perf_counter()
+    trainer, outcome = run_trainer(model, tokenizer, as_features(train_set), as_features(val_set), config,
+                                   folder, warn=lambda msg: say(f"warning: {msg}"))
+    if outcome.final_val_loss is None:  # fewer steps than eval_steps: evaluate once at the end
+        outcome.final_val_loss = outcome.best_val_loss = float(trainer.evaluate()["eval_loss"])
+
+    # save ----------------------------------------------------------------------------------------
+    if not trainer.is_world_process_zero():
+        trainer.accelerator.wait_for_everyone()
+        return ModelRecord(name=config.name, path=str(folder), base_model=config.base_model,
+                           method=config.method, adapter=module.IS_ADAPTER)
+    trainer.save_model(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    resolved = config.to_dict()
+    write_json(folder / "train_config.json", resolved)
+    lineage = {
+        "base_model": config.base_model, "base_model_path": base_path, "method": config.method,
+        "dataset_hashes": dataset_hashes(config), "git_commit": git_commit(),
+        "package_versions": package_versions(), "data": data_info,
+        "render": {"train": train_report.to_dict(), "val": val_report.to_dict()},
+        "torch_threads": torch.get_num_threads(),
+    }
+    write_json(folder / "lineage.json", lineage)
+    tokens_per_s = [row["tokens_per_s"] for row in outcome.history if "tokens_per_s" in row]
+    record = ModelRecord(
+        name=config.name, path=str(folder), base_model=config.base_model, base_model_path=base_path,
+        method=config.method, adapter=module.IS_ADAPTER, config=resolved,
+        dataset_hashes=lineage["dataset_hashes"], git_commit=lineage["git_commit"],
+        package_versions=lineage["package_versions"], trainable_params=trainable, total_params=total,
+        adapter_size_bytes=folder_size(folder) if module.IS_ADAPTER else None,
+        wall_time_s=round(time.perf_counter() - started, 2), steps=outcome.global_step,
+        final_train_loss=outcome.final_train_loss, final_val_loss=outcome.final_val_loss,
+        best_val_loss=outcome.best_val_loss, curves_path=str(folder / "metrics.jsonl"),
+        extra={"stopped_early": outcome.stopped_early, "best_checkpoint": outcome.best_checkpoint,
+               "overfitting_warned": outcome.overfitting_warned, "render": lineage["render"],
+               "data": data_info, "device": "cuda" if torch.cuda.is_available() else "cpu",
+               "mean_tokens_per_s": round(sum(tokens_per_s) / len(tokens_per_s), 1) if tokens_per_s else None},
+    )
+    stored = register(ws, record, overwrite=True)
+    trainer.accelerator.wait_for_everyone()
+    say(f"registered {config.name}: val loss {_fmt(outcome.best_val_loss)} (best), "
+        f"{outcome.global_step} steps in {record.wall_time_s:.1f}s -> {folder}")
+    return stored
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

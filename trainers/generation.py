@@ -1,0 +1,130 @@
+"""Loading trained models for generation, and merging LoRA adapters into their base.
+
+:func:`load_for_generation` takes a registry record, a model folder (full weights or a peft
+adapter), an alias or a hub id, and returns ``(model, tokenizer)`` ready for ``generate()``:
+eval mode, left padding, pad token set. Prompt-tuned models get ``generation_config.use_cache =
+False`` (peft 0.21.2's KV-cache path drifts from the forward pass for prompt tuning), so a plain
+``model.generate(...)`` is correct; :func:`needs_no_cache` tells callers that build their own loop.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+NO_CACHE_PEFT_TYPES = {"PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING"}
+
+
+def _adapter_config(path: Path) -> dict[str, Any] | None:
+    file = path / "adapter_config.json"
+    return json.loads(file.read_text(encoding="utf-8")) if file.exists() else None
+
+
+def _resolve_path(path_or_record: Any, workspace=None) -> Path | str:
+    from trainers.base_models import resolve_base_model
+
+    if hasattr(path_or_record, "path") and hasattr(path_or_record, "method"):
+        return Path(path_or_record.path)
+    text = str(path_or_record)
+    if Path(text).expanduser().exists():
+        return Path(text).expanduser()
+    if workspace is not None or "/" not in text:
+        from trainers.registry import find_model
+
+        try:
+            record = find_model(workspace, text)
+        except Exception:  # no workspace database here: fall through to aliases / hub ids
+            record = None
+        if record is not None:
+            return Path(record.path)
+    resolved = resolve_base_model(text)
+    return Path(resolved) if Path(resolved).exists() else resolved
+
+
+def needs_no_cache(model) -> bool:
+    """True when ``model`` must generate with ``use_cache=False`` (peft prompt-learning adapters)."""
+    config = getattr(model, "peft_config", None)
+    if not config:
+        return False
+    return any(str(getattr(c, "peft_type", "")).split(".")[-1] in NO_CACHE_PEFT_TYPES for c in config.values())
+
+
+def load_for_generation(path_or_record: Any, *, workspace=None, device: str | None = None,
+                        dtype: str = "float32"):
+    """Return ``(model, tokenizer)`` for a record, model folder, adapter folder, registry name or hub id."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = _resolve_path(path_or_record, workspace)
+    adapter = _adapter_config(target) if isinstance(target, Path) else None
+    try:
+        if adapter is not None:
+            from peft import PeftModel
+
+            base = AutoModelForCausalLM.from_pretrained(adapter["base_model_name_or_path"], dtype=dtype)
+            model = PeftModel.from_pretrained(base, str(target))
+        else:
+            model = AutoModelForCausalLM.from_pretrained(str(target), dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(str(target) if (Path(str(target)) / "tokenizer_config.json").exists()
+                                                  else adapter["base_model_name_or_path"] if adapter else str(target))
+    except OSError as exc:
+        raise HarnessError(f"cannot load model {path_or_record!r}: {str(exc).splitlines()[0]}",
+                           hint="pass a registered model name, a model/adapter folder, an alias or a hub id") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    no_cache = needs_no_cache(model)
+    if no_cache:
+        model.generation_config.use_cache = False
+    model.harness_use_cache = not no_cache  # read by backends that run their own decoding loop
+    if device:
+        model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, *, base: str | None = None) -> Path:
+    """Merge the LoRA adapter in ``adapter_dir`` into its full-precision base; returns ``out_dir``.
+
+    Refuses a quantized base (4-bit/8-bit weights cannot hold the merged update exactly) and
+    non-LoRA adapters (prompt tuning has nothing to merge).
+    """
+    from peft import PeftModel
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    from trainers.base_models import resolve_base_model
+
+    adapter_dir = Path(adapter_dir)
+    config = _adapter_config(adapter_dir)
+    if config is None:
+        raise HarnessError(f"{adapter_dir} holds no peft adapter (adapter_config.json)",
+                           hint="merge applies to LoRA candidates; full fine-tunes are already full models")
+    if config.get("peft_type") != "LORA":
+        raise HarnessError(f"{adapter_dir}: a {config.get('peft_type')} adapter cannot be merged into weights",
+                           hint="only LoRA adapters merge; use the adapter as it is")
+    base_path = resolve_base_model(base) if base else config["base_model_name_or_path"]
+    base_config = AutoConfig.from_pretrained(base_path)
+    quantization = getattr(base_config, "quantization_config", None)
+    if quantization:
+        method = quantization.get("quant_method") if isinstance(quantization, dict) else \
+            getattr(quantization, "quant_method", "quantized")
+        raise HarnessError(
+            f"refusing to merge into {base_path}: its weights are quantized ({method}); adding the LoRA "
+            "update to rounded low-bit weights loses it (the merged model would not match the adapter)",
+            hint="merge into the full-precision base with --base PATH (e.g. the original fp16/fp32 model)")
+    model = AutoModelForCausalLM.from_pretrained(base_path, dtype="float32")
+    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    out = Path(out_dir)
+    staging = out.with_name(f".{out.name}.merging")
+    merged.save_pretrained(staging)
+    AutoTokenizer.from_pretrained(str(adapter_dir) if (adapter_dir / "tokenizer_config.json").exists()
+                                  else base_path).save_pretrained(staging)
+    import shutil
+
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return out

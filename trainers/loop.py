@@ -1,0 +1,258 @@
+"""The shared training loop: transformers ``Trainer`` with our arguments, metrics log and warnings.
+
+Every method builds its model, then calls :func:`run_trainer`. Evaluation and checkpoints happen
+every ``eval_steps``; the best checkpoint by validation loss is restored at the end; early stopping
+watches the validation loss with ``early_stopping_patience``. :class:`MetricsLogger` appends one
+JSON line per log event to ``metrics.jsonl`` (train loss, val loss, lr, grad norm, tokens/s, peak
+memory) and warns when validation loss rises while training loss falls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainers.config import TrainConfig
+
+log = logging.getLogger("trainers")
+
+
+def peak_memory_mb() -> float:
+    """Peak memory of this process in MB: CUDA max allocated on a GPU, else the peak resident set size."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KB on Linux
+
+
+def _callback_base():
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+def make_metrics_logger(path: Path, *, append: bool, warn=None):
+    """Return a ``TrainerCallback`` writing ``metrics.jsonl`` at ``path`` (see :class:`MetricsLogger`)."""
+
+    class MetricsLogger(_callback_base()):
+        """Appends per-step metrics to ``metrics.jsonl`` and flags overfitting (main process only)."""
+
+        def __init__(self) -> None:
+            self.path = path
+            self.append = append
+            self.warn = warn or log.warning
+            self.history: list[dict[str, Any]] = []
+            self.overfitting_warned = False
+            self._last_time: float | None = None
+            self._last_tokens = 0
+            self._train_losses_since_eval: list[float] = []
+            self._evals: list[tuple[float, float]] = []  # (mean train loss before the eval, val loss)
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.append:
+                    self.path.write_text("", encoding="utf-8")
+            self._last_time = time.perf_counter()
+            self._last_tokens = state.num_input_tokens_seen or 0
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or not state.is_world_process_zero:
+                return
+            now = time.perf_counter()
+            row: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+            if "loss" in logs:
+                row["train_loss"] = float(logs["loss"])
+                self._train_losses_since_eval.append(row["train_loss"])
+                tokens = state.num_input_tokens_seen or 0
+                elapsed = now - (self._last_time or now)
+                if elapsed > 0 and tokens > self._last_tokens:
+                    row["tokens_per_s"] = round((tokens - self._last_tokens) / elapsed, 1)
+                self._last_time, self._last_tokens = now, tokens
+            for source, target in (("eval_loss", "val_loss"), ("learning_rate", "lr"), ("grad_norm", "grad_norm")):
+                if source in logs and logs[source] is not None:
+                    row[target] = float(logs[source])
+            if "val_loss" in row:
+                self._check_overfitting(row)
+            if not any(k in row for k in ("train_loss", "val_loss")):
+                return  # the closing summary log: train_runtime etc. are recorded elsewhere
+            row["peak_memory_mb"] = round(peak_memory_mb(), 1)
+            row["time"] = round(time.time(), 3)
+            self.history.append(row)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+        def _check_overfitting(self, row: dict[str, Any]) -> None:
+            if not self._train_losses_since_eval:
+                return
+            train_mean = sum(self._train_losses_since_eval) / len(self._train_losses_since_eval)
+            self._train_losses_since_eval = []
+            self._evals.append((train_mean, row["val_loss"]))
+            if len(self._evals) >= 2:
+                (train_before, val_before), (train_now, val_now) = self._evals[-2:]
+                if val_now > val_before and train_now < train_before:
+                    row["warning"] = "overfitting"
+                    if not self.overfitting_warned:
+                        self.warn(f"possible overfitting at step {row['step']}: validation loss rose "
+                                  f"{val_before:.4f} -> {val_now:.4f} while training loss fell "
+                                  f"{train_before:.4f} -> {train_now:.4f}")
+                        self.overfitting_warned = True
+
+    return MetricsLogger()
+
+
+def _quiet_progress():
+    from transformers.trainer_callback import ProgressCallback
+
+    class QuietProgress(ProgressCallback):
+        """tqdm bar with ETA; shows train/val loss as the postfix rather than printing every log."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and self.training_bar is not None and logs:
+                shown = {k: f"{v:.4f}" for k, v in logs.items() if k in ("loss", "eval_loss")}
+                if shown:
+                    self.training_bar.set_postfix(shown, refresh=False)
+
+    return QuietProgress()
+
+
+@dataclass
+class TrainOutcome:
+    """What a finished training run reports back."""
+
+    global_step: int
+    wall_time_s: float
+    final_train_loss: float | None
+    final_val_loss: float | None
+    best_val_loss: float | None
+    best_checkpoint: str | None
+    stopped_early: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+    overfitting_warned: bool = False
+
+
+def gradient_accumulation(config: TrainConfig, world_size: int) -> int:
+    """Steps to accumulate so that ``batch_size * world_size * steps`` reaches the effective batch."""
+    return max(1, math.ceil(config.effective_batch_size / (config.batch_size * max(1, world_size))))
+
+
+def training_arguments(config: TrainConfig, checkpoints: Path):
+    """Return the ``TrainingArguments`` for ``config`` (transformers 5 names: eval_strategy, use_cpu)."""
+    import os
+
+    import torch
+    from transformers import TrainingArguments
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    precision = config.precision
+    if precision == "auto":
+        precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+    if precision in {"bf16", "fp16"} and not cuda:
+        from harness.errors import DependencyError
+
+        raise DependencyError(f"precision={precision} needs a CUDA GPU", hint="use precision=fp32 (or auto) on CPU")
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=gradient_accumulation(config, world_size),
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        lr_scheduler_type=config.lr_scheduler,
+        eval_strategy="steps",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps or config.eval_steps,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=1,
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not cuda,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        report_to="none",
+        disable_tqdm=not config.progress,
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,
+    )
+
+
+def latest_checkpoint(checkpoints: Path) -> str | None:
+    """Return the newest ``checkpoint-N`` folder under ``checkpoints``, or None."""
+    found = sorted(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1])
+                   if p.name.rsplit("-", 1)[-1].isdigit() else -1)
+    return str(found[-1]) if found else None
+
+
+def run_trainer(model, tokenizer, train_features, val_features, config: TrainConfig, folder: Path,
+                *, warn=None) -> tuple[Any, TrainOutcome]:
+    """Train ``model`` with the Trainer; returns (trainer, outcome). Resumes when ``config.resume``."""
+    from transformers import EarlyStoppingCallback, Trainer
+
+    from trainers.data import PaddingCollator
+
+    checkpoints = folder / "checkpoints"
+    resume_from = latest_checkpoint(checkpoints) if config.resume else None
+    metrics = make_metrics_logger(folder / "metrics.jsonl", append=resume_from is not None, warn=warn)
+    callbacks = [metrics]
+    if config.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
+                                               early_stopping_threshold=config.early_stopping_threshold))
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(config, checkpoints),
+        train_dataset=train_features,
+        eval_dataset=val_features,
+        data_collator=PaddingCollator(pad_id=tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    if config.progress:  # the bar with ETA, showing the latest losses instead of printing log dicts
+        from transformers.trainer_callback import ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(_quiet_progress())
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume_from)
+    wall = time.perf_counter() - started
+    history = metrics.history
+    if resume_from is not None:  # the whole curve, including the steps before the resume
+        history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    train_losses = [row["train_loss"] for row in history if "train_loss" in row]
+    val_losses = [row["val_loss"] for row in history if "val_loss" in row]
+    state = trainer.state
+    final_val = val_losses[-1] if val_losses else None
+    stop_planned = state.max_steps
+    stopped_early = bool(config.early_stopping_patience) and state.global_step < stop_planned
+    outcome = TrainOutcome(
+        global_step=state.global_step,
+        wall_time_s=round(wall, 2),
+        final_train_loss=train_losses[-1] if train_losses else None,
+        final_val_loss=final_val,
+        best_val_loss=min(val_losses) if val_losses else None,
+        best_checkpoint=state.best_model_checkpoint,
+        stopped_early=stopped_early,
+        history=history,
+        overfitting_warned=metrics.overfitting_warned,
+    )
+    return trainer, outcome

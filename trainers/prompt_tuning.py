@@ -1,0 +1,29 @@
+"""Prompt tuning: a few trainable virtual-token embeddings before the input; the base stays frozen.
+
+Generation note (peft 0.21.2 + Llama): ``generate()`` with the KV cache drifts from the plain
+forward pass from the second token on, so prompt-tuned models generate with ``use_cache=False``
+(set in their generation config by :func:`trainers.generation.load_for_generation`).
+"""
+
+from __future__ import annotations
+
+from trainers.config import TrainConfig
+from trainers.loading import load_causal_lm
+
+IS_ADAPTER = True
+NEEDS_NO_CACHE = True
+
+
+def prepare_model(base_path: str, config: TrainConfig, tokenizer):
+    """Return the base wrapped with a peft prompt-tuning adapter (only the soft prompt trainable)."""
+    from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+
+    settings = config.prompt_tuning
+    model = load_causal_lm(base_path)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    options = {}
+    if settings.init_text:
+        options = {"prompt_tuning_init": PromptTuningInit.TEXT, "prompt_tuning_init_text": settings.init_text,
+                   "tokenizer_name_or_path": base_path}
+    peft_config = PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=settings.num_virtual_tokens, **options)
+    return get_peft_model(model, peft_config)
