@@ -1,12 +1,38 @@
-"""``harness compare``."""
+"""``harness compare RUN_OR_CANDIDATE... [--json] [--metric ...] [--correction holm|bh]``."""
 
 from __future__ import annotations
 
-from harness.commands._common import WorkspaceOption
+from typing import Annotated
+
+import typer
+
+from harness.commands._common import JsonOption, WorkspaceOption
 
 
-def compare(workspace: WorkspaceOption = None) -> None:
-    """(being built)"""
+def compare(
+    sources: Annotated[list[str], typer.Argument(help="Run ids, `latest`, RUN:candidate or predictions files.")],
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Metric(s) to compare (repeat or comma-separate); default: the run's suite metrics.")] = None,
+    correction: Annotated[str, typer.Option("--correction", help="Multiple-comparison correction: holm or bh.")] = "holm",
+    baseline: Annotated[str | None, typer.Option("--baseline", help="Candidate to compare against (default: best prompted baseline).")] = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    margin: Annotated[float, typer.Option("--margin", help="Non-inferiority margin for the forgetting check on `general`.")] = 0.02,
+    json_output: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Paired comparison of candidates with adjusted p-values and a plain-language verdict per metric."""
+    from harness.commands._common import console, open_workspace, print_json
+    from harness.compare import build_comparison, load_sources, parse_metric_names, render
     from harness.errors import HarnessError
 
-    raise HarnessError("`harness compare` is not available yet")
+    if correction not in ("holm", "bh"):
+        raise HarnessError(f"unknown correction {correction!r}", hint="use --correction holm or --correction bh")
+    if not 0 < alpha < 1:
+        raise HarnessError(f"--alpha {alpha} must be between 0 and 1")
+    ws = open_workspace(workspace)
+    metrics = parse_metric_names(metric)
+    candidates, used = load_sources(sources, ws.root, metrics or None)
+    report = build_comparison(candidates, used, baseline=baseline, correction=correction, alpha=alpha, margin=margin)
+    if json_output:
+        print_json(report.as_dict())
+        return
+    render(report, console())

@@ -1,12 +1,83 @@
-"""``harness score``."""
+"""``harness score PREDICTIONS.jsonl --metrics a,b,c [--out DIR] [--json]``: score outputs without a model."""
 
 from __future__ import annotations
 
-from harness.commands._common import WorkspaceOption
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.commands._common import JsonOption, WorkspaceOption
 
 
-def score(workspace: WorkspaceOption = None) -> None:
-    """(being built)"""
+def score(
+    predictions: Annotated[Path, typer.Argument(help="JSONL file: {\"id\", \"prediction\", \"reference\", "
+                                                     "\"schema\"?, \"label\"?, \"metadata\"?} per line.")],
+    metrics: Annotated[str, typer.Option("--metrics", "-m", help="Comma-separated metric names, e.g. exact_match,rougeL.")] = "exact_match,rougeL",
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for scores.jsonl (per example) and summary.json.")] = None,
+    schema: Annotated[Path | None, typer.Option("--schema", help="JSON Schema file for json_schema when lines carry none.")] = None,
+    slice_by: Annotated[str | None, typer.Option("--slice", help="Metadata field to report per-slice results for.")] = None,
+    json_output: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Score a predictions file; prints mean and 95% interval per metric (JSON with --json)."""
+    from harness.commands._common import console, print_json
+    from harness.compare import load_predictions, parse_metric_names
     from harness.errors import HarnessError
+    from harness.stats.summary import summarize_outputs
 
-    raise HarnessError("`harness score` is not available yet")
+    names = parse_metric_names([metrics])
+    if not names:
+        raise HarnessError("no metrics given", hint="pass --metrics exact_match,rougeL")
+    settings = {}
+    if schema is not None:
+        import json
+
+        try:
+            settings["json_schema"] = {"schema": json.loads(schema.read_text(encoding="utf-8"))}
+        except (OSError, json.JSONDecodeError) as exc:
+            raise HarnessError(f"cannot read schema file {schema}: {exc}", hint="pass a JSON Schema file") from None
+    examples = load_predictions(predictions)
+    from harness.metrics.base import score_examples
+
+    outputs = score_examples(examples, names, settings)
+    summary = summarize_outputs(len(examples), outputs, [dict(e.metadata) for e in examples], slice_by)
+    if out is not None:
+        _write_outputs(out, [e.id for e in examples], outputs, summary)
+    if json_output:
+        print_json(summary)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{predictions.name}: {summary['n']} examples")
+    for column in ("metric", "mean", "95% CI", "n", "interval"):
+        table.add_column(column)
+    for name, entry in summary["metrics"].items():
+        lo, hi = entry["ci"] if entry["ci"] else (None, None)
+        table.add_row(name, _f(entry["mean"]), f"[{_f(lo)}, {_f(hi)}]", str(entry["n"]), entry["method"])
+    con = console()
+    con.print(table)
+    for name, slices in summary.get("slices", {}).items():
+        for s in slices:
+            con.print(f"  {name} {slice_by}={s['value']}: {_f(s['mean'])} [{_f(s['ci'][0])}, {_f(s['ci'][1])}] n={s['n']}", markup=False)
+    if out is not None:
+        con.print(f"wrote {out / 'scores.jsonl'} and {out / 'summary.json'}")
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _write_outputs(out: Path, ids: list[str], outputs: dict, summary: dict) -> None:
+    """Write ``scores.jsonl`` (``{"id", metric: value}`` per example, the run-folder format) and ``summary.json``."""
+    import math
+
+    from harness.io import write_json, write_jsonl
+
+    def clean(v):
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+    rows = ({"id": example_id, **{name: clean(o.per_example[i]) for name, o in outputs.items()}}
+            for i, example_id in enumerate(ids))
+    write_jsonl(out / "scores.jsonl", rows)
+    write_json(out / "summary.json", summary)

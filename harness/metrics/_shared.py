@@ -1,0 +1,50 @@
+"""A small building block shared by the metric modules: a metric from a per-example function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.metrics.base import Example, MetricKind, MetricOutput
+
+
+@dataclass(frozen=True)
+class PerExampleMetric:
+    """A :class:`harness.metrics.base.Metric` built from ``score_one(example) -> float | None``.
+
+    ``corpus`` (optional) receives the examples and the per-example scores and returns corpus-level
+    values (e.g. corpus BLEU, a confusion matrix).
+    """
+
+    name: str
+    kind: MetricKind
+    score_one: Callable[[Example], float | None]
+    corpus: Callable[[Sequence[Example], tuple[float | None, ...]], Mapping[str, Any]] | None = None
+    higher_is_better: bool | None = True
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def compute(self, examples: Sequence[Example]) -> MetricOutput:
+        """Score every example; returns per-example values aligned with ``examples`` plus corpus values."""
+        scores = tuple(self.score_one(example) for example in examples)
+        corpus = dict(self.corpus(examples, scores)) if self.corpus else {}
+        return MetricOutput(self.name, self.kind, scores, corpus)
+
+
+def mean_of(scores: Sequence[float | None]) -> float | None:
+    """Mean of the non-null scores, or ``None`` when there are none."""
+    values = [s for s in scores if s is not None]
+    return sum(values) / len(values) if values else None
+
+
+# Score ranges of the built-in metrics; intervals of bounded scores are clipped to them.
+METRIC_BOUNDS: dict[str, tuple[float, float]] = {
+    name: (0.0, 1.0) for name in ("exact_match", "rouge1", "rouge2", "rougeL", "bleu", "chrf", "json_valid",
+                                  "json_schema", "accuracy")
+}
+METRIC_BOUNDS["embedding_similarity"] = (-1.0, 1.0)
+
+
+def metric_bounds(name: str) -> tuple[float, float] | None:
+    """The ``(low, high)`` range of a built-in metric's per-example score, or None when unbounded."""
+    return METRIC_BOUNDS.get(name)
