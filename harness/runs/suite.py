@@ -124,7 +124,7 @@ class Suite(_Strict):
             super().__init__(**data)
         except ValidationError as exc:
             source = data.get("source") or f"suite {data.get('name', '')}".strip()
-            raise ConfigError(format_validation_error(exc, source), hint="fix the named field(s)") from None
+            raise ConfigError(format_validation_error(exc, str(source)), hint="fix the named field(s)") from None
 
     @field_validator("name")
     @classmethod
@@ -220,13 +220,8 @@ def build_suite(data: dict[str, Any], *, source: str = "suite", base_dir: str | 
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with name, datasets, candidates, metrics",
                           hint="see evalsets/*/suite.yaml for an example")
-    try:
-        suite = Suite.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source), hint="fix the named field(s) in the suite") from None
-    suite.base_dir = str(Path(base_dir).resolve()) if base_dir else None
-    suite.source = source
-    return suite
+    data = {str(k): v for k, v in data.items() if k not in ("source", "base_dir")}
+    return Suite(**data, source=source, base_dir=str(Path(base_dir).resolve()) if base_dir else None)
 
 
 def load_suite(path: str | os.PathLike[str]) -> Suite:

@@ -1,0 +1,151 @@
+"""The ``openai`` backend: any OpenAI-compatible chat endpoint (vLLM server, TGI, OpenAI) via httpx.
+
+Requests run in a bounded thread pool (``options.concurrency``, default 8); each has a timeout
+(``options.timeout_s``, default 60) and is retried with exponential backoff (``options.max_retries``,
+default 3; ``options.backoff_s``, default 0.5, doubled each try, ``Retry-After`` honoured) on 429,
+5xx, timeouts and connection errors. When the model still fails, ``fallback_model`` (same
+endpoint, or ``options.fallback_base_url``) answers instead; the generation records which model
+answered. Token counts come from the response's ``usage``. The API key is read from the
+environment variable named by ``options.api_key_env`` (default ``OPENAI_API_KEY``), if set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from harness.backends.base import BackendError, BackendSpec, Generation, GenerationRequest
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class _Attempt(Exception):
+    """A failed try (status or transport error) that may be retried."""
+
+    def __init__(self, message: str, *, retry: bool, wait_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry = retry
+        self.wait_s = wait_s
+
+
+class OpenAIBackend:
+    """Chat completions over HTTP; see the module docstring for options."""
+
+    name = "openai"
+
+    def __init__(self, spec: BackendSpec) -> None:
+        import httpx
+
+        if not spec.base_url:
+            raise BackendError("the openai backend needs base_url", hint="e.g. base_url: http://127.0.0.1:8000/v1")
+        self.spec = spec
+        opts = spec.options
+        self.concurrency = max(1, int(opts.get("concurrency", 8)))
+        self.chunk_size = self.concurrency * 2
+        self.timeout_s = float(opts.get("timeout_s", 60.0))
+        self.max_retries = max(0, int(opts.get("max_retries", 3)))
+        self.backoff_s = float(opts.get("backoff_s", 0.5))
+        self.fallback_base_url = opts.get("fallback_base_url")
+        key = os.environ.get(str(opts.get("api_key_env", "OPENAI_API_KEY")))
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_s), headers=headers, limits=limits)
+        self.attempts = 0  # total HTTP tries, for reports and tests
+
+    @classmethod
+    def fingerprint_of(cls, spec: BackendSpec) -> str:
+        """sha256 of the served model name and endpoint (the weights are not visible over HTTP)."""
+        return hashlib.sha256(f"openai|{spec.model}|{(spec.base_url or '').rstrip('/')}".encode()).hexdigest()
+
+    @property
+    def fingerprint(self) -> str:
+        """See :meth:`fingerprint_of`."""
+        return self.fingerprint_of(self.spec)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Answer every request concurrently (bounded); results are in request order."""
+        if not requests:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:
+            return list(pool.map(self.generate_one, requests))
+
+    def generate_one(self, request: GenerationRequest) -> Generation:
+        """One request: the primary model with retries, then the fallback model if configured."""
+        base_url = self.spec.base_url or ""
+        try:
+            return self._with_retries(request, self.spec.model, base_url)
+        except BackendError as primary:
+            if not self.spec.fallback_model:
+                raise
+            try:
+                gen = self._with_retries(request, self.spec.fallback_model, self.fallback_base_url or base_url)
+            except BackendError as fallback:
+                raise BackendError(f"{primary.message}; fallback also failed: {fallback.message}") from None
+            return Generation(text=gen.text, latency_s=gen.latency_s, prompt_tokens=gen.prompt_tokens,
+                              completion_tokens=gen.completion_tokens, finish_reason=gen.finish_reason,
+                              model=gen.model, extra={"fallback": True, "primary_error": primary.message})
+
+    def _with_retries(self, request: GenerationRequest, model: str, base_url: str) -> Generation:
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._post(request, model, base_url)
+            except _Attempt as exc:
+                last = str(exc)
+                if not exc.retry or attempt == self.max_retries:
+                    break
+                # Exponential backoff with jitter so concurrent workers do not retry in lockstep.
+                delay = exc.wait_s if exc.wait_s is not None else self.backoff_s * (2 ** attempt)
+                time.sleep(min(delay, 60.0) * (1 + 0.1 * random.random()))
+        raise BackendError(f"request {request.id} to {base_url} (model {model}) failed after "
+                           f"{attempt + 1} tries: {last}", hint="check the server; rerun with --resume to continue")
+
+    def _post(self, request: GenerationRequest, model: str, base_url: str) -> Generation:
+        import httpx
+
+        settings = self.spec.settings
+        body: dict[str, Any] = {"model": model, "messages": list(request.messages),
+                                "max_tokens": settings.max_new_tokens, "temperature": settings.temperature}
+        if not settings.greedy:
+            body.update(top_p=settings.top_p, seed=settings.seed)
+        if settings.stop:
+            body["stop"] = list(settings.stop)
+        self.attempts += 1
+        started = time.perf_counter()
+        try:
+            response = self._client.post(f"{base_url.rstrip('/')}/chat/completions", json=body)
+        except httpx.TimeoutException:
+            raise _Attempt(f"timed out after {self.timeout_s:g}s", retry=True) from None
+        except httpx.TransportError as exc:
+            raise _Attempt(f"connection error: {exc}", retry=True) from None
+        latency = time.perf_counter() - started
+        if response.status_code != 200:
+            wait = _retry_after(response.headers.get("retry-after"))
+            raise _Attempt(f"HTTP {response.status_code}: {response.text[:200]}",
+                           retry=response.status_code in RETRY_STATUS, wait_s=wait)
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            text = choice["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise _Attempt(f"unexpected response body: {response.text[:200]}", retry=False) from None
+        usage = data.get("usage") or {}
+        return Generation(text=text, latency_s=latency, prompt_tokens=usage.get("prompt_tokens"),
+                          completion_tokens=usage.get("completion_tokens"), finish_reason=choice.get("finish_reason"),
+                          model=data.get("model") or model)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,145 @@
+"""The runner end to end on the tiny model: run folder contract, cache hits, LoRA and baselines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.backends.base import register_backend
+from harness.backends.transformers_backend import TransformersBackend
+from harness.runs.runner import run_suite
+from harness.runs.suite import load_suite
+from harness.workspace import Workspace
+from tests.harness.backends._support import write_eval_set, write_suite
+
+CALLS: list[int] = []
+
+
+class CountingBackend(TransformersBackend):
+    """The real transformers backend, counting how many prompts it is asked to generate."""
+
+    name = "counting"
+
+    def generate(self, requests):  # type: ignore[no-untyped-def]
+        CALLS.append(len(requests))
+        return super().generate(requests)
+
+
+register_backend("counting", CountingBackend)
+
+
+def _suite_text(tiny: Path, lora: Path | None = None, metrics: str = "[exact_match, json_valid]") -> str:
+    lora_line = f"  - {{name: lora, backend: counting, model: {tiny}, adapter: {lora}}}\n" if lora else ""
+    return (f"name: cache-test\ndatasets: {{test: test.jsonl}}\n"
+            f"generation: {{max_new_tokens: 12}}\n"
+            f"candidates:\n"
+            f"  - {{name: zero, backend: counting, model: {tiny}, options: {{batch_size: 4}}}}\n"
+            f"  - {{name: few, backend: counting, model: {tiny}, prompt: {{few_shot: 2, from: train.jsonl}}}}\n"
+            f"{lora_line}"
+            f"metrics: {metrics}\n"
+            f"pricing: {{zero: {{input_per_1k: 1.0, output_per_1k: 2.0}}}}\n")
+
+
+def test_run_folder_contract_and_cache_hits(tmp_path: Path, tiny_model_dir: Path, tiny_lora_dir: Path) -> None:
+    write_eval_set(tmp_path, n_test=6)
+    ws = Workspace.open(tmp_path / "ws")
+    suite = load_suite(write_suite(tmp_path, _suite_text(tiny_model_dir, tiny_lora_dir)))
+    CALLS.clear()
+    first = run_suite(suite, ws, show_progress=False)
+    assert sum(CALLS) == 18 and first.generated == {"zero": 6, "few": 6, "lora": 6}
+    assert first.cached == {"zero": 0, "few": 0, "lora": 0}
+
+    run_dir = ws.runs_dir / first.run_id
+    for name in ("suite.json", "manifest.json", "summary.json"):
+        assert (run_dir / name).exists()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["finished"]
+    assert manifest["datasets"]["test"]["sha256"] and manifest["packages"]["transformers"]
+    assert manifest["seeds"]["generation"] == 0 and "few" in manifest["seeds"]["few_shot"]
+    suite_json = json.loads((run_dir / "suite.json").read_text())
+    assert suite_json["resolved"]["candidates"]["lora"]["adapter"] == str(tiny_lora_dir)
+    lines = [json.loads(x) for x in (run_dir / "predictions" / "zero" / "test.jsonl").read_text().splitlines()]
+    assert len(lines) == 6
+    for key in ("id", "prediction", "reference", "schema", "metadata", "latency_s", "prompt_tokens",
+                "completion_tokens", "cost"):
+        assert key in lines[0]
+    assert lines[0]["cost"] == pytest.approx(lines[0]["prompt_tokens"] / 1000 + 2 * lines[0]["completion_tokens"] / 1000)
+    few_lines = [json.loads(x) for x in (run_dir / "predictions" / "few" / "test.jsonl").read_text().splitlines()]
+    assert few_lines[0]["prompt_tokens"] > lines[0]["prompt_tokens"]  # the shots are in the prompt
+    assert few_lines[0]["cost"] is None
+    scores = [json.loads(x) for x in (run_dir / "scores" / "lora" / "test.jsonl").read_text().splitlines()]
+    assert [s["id"] for s in scores] == [x["id"] for x in lines] and set(scores[0]) == {"id", "exact_match", "json_valid"}
+    summary = json.loads((run_dir / "summary.json").read_text())
+    entry = summary["candidates"]["zero"]["test"]["exact_match"]
+    assert set(entry) >= {"mean", "ci", "n"} and entry["n"] == 6
+
+    # same suite again: nothing generated, the backend is never called
+    CALLS.clear()
+    second = run_suite(suite, ws, show_progress=False)
+    assert CALLS == [] and second.generated == {"zero": 0, "few": 0, "lora": 0}
+    assert second.cached == {"zero": 6, "few": 6, "lora": 6} and second.run_id != first.run_id
+    assert second.summary["candidates"] == first.summary["candidates"]
+
+    # adding a metric: still nothing generated, the new metric is scored
+    suite3 = load_suite(write_suite(tmp_path, _suite_text(tiny_model_dir, tiny_lora_dir,
+                                                           "[exact_match, json_valid, json_schema]")))
+    third = run_suite(suite3, ws, show_progress=False)
+    assert CALLS == [] and sum(third.generated.values()) == 0
+    assert third.summary["candidates"]["lora"]["test"]["json_schema"]["n"] == 6
+
+    # changing generation settings is a different cache key
+    suite4 = load_suite(write_suite(tmp_path, _suite_text(tiny_model_dir).replace("max_new_tokens: 12",
+                                                                                   "max_new_tokens: 13")))
+    run_suite(suite4, ws, candidates=["zero"], limit=2, show_progress=False)
+    assert CALLS == [2]
+
+    from harness.store.runs import get_run, run_examples
+
+    rows = run_examples(ws, first.run_id)
+    assert len(rows) == 18 and {r.candidate for r in rows} == {"zero", "few", "lora"}
+    assert get_run(ws, first.run_id).status == "completed"
+    assert get_run(ws, "latest").id >= first.run_id
+
+
+def test_unregistered_metric_is_skipped_with_warning(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from rich.console import Console
+
+    write_eval_set(tmp_path, n_test=2)
+    suite = load_suite(write_suite(tmp_path, _suite_text(tiny_model_dir, metrics="[exact_match, not_a_metric]")))
+    console = Console(record=True, width=200)
+    result = run_suite(suite, Workspace.open(tmp_path / "ws"), candidates=["zero"], console=console,
+                       show_progress=False)
+    assert result.skipped_metrics == ["not_a_metric"]
+    assert "metric 'not_a_metric' is not registered" in console.export_text()
+    assert set(result.summary["candidates"]["zero"]["test"]) == {"exact_match"}
+
+
+def test_unknown_candidate_and_bad_limit(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from harness.errors import ConfigError
+
+    write_eval_set(tmp_path, n_test=2)
+    suite = load_suite(write_suite(tmp_path, _suite_text(tiny_model_dir)))
+    ws = Workspace.open(tmp_path / "ws")
+    with pytest.raises(ConfigError, match="unknown candidate"):
+        run_suite(suite, ws, candidates=["nope"])
+    with pytest.raises(ConfigError, match="--limit"):
+        run_suite(suite, ws, limit=0)
+
+
+def test_summary_intervals_match_statsmodels() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    from harness.runs.summary import summarize
+
+    binary = [1.0] * 7 + [0.0] * 13 + [None]
+    got = summarize(binary, kind="binary")
+    low, high = proportion_confint(7, 20, alpha=0.05, method="wilson")
+    assert got.n == 20 and got.mean == pytest.approx(0.35)
+    assert got.ci == pytest.approx((low, high), abs=1e-9)
+    values = [0.2, 0.5, 0.9, 0.4, 0.75, 0.1]
+    cont = summarize(values, kind="continuous")
+    assert cont.ci == pytest.approx(DescrStatsW(values).tconfint_mean(alpha=0.05), abs=1e-9)
+    assert summarize([None, None]).mean is None
