@@ -2,9 +2,10 @@
 
 ``exact_match`` normalisation (:func:`normalize_text`, :func:`exact_match_score`):
 
-- when both prediction and reference contain JSON (an object or array, also inside ```` ``` ````
-  fences, by :func:`harness.metrics.json_metrics.extract_json`'s rule) they are compared as parsed
-  JSON values: key order and formatting do not matter, values must be equal;
+- when the reference contains JSON (an object or array, also inside ```` ``` ```` fences, by
+  :func:`harness.metrics.json_metrics.extract_json`'s rule) the prediction must contain JSON too and
+  the two are compared as parsed values: key order and formatting do not matter, values must be
+  equal (an invalid-JSON prediction scores 0);
 - otherwise the texts are compared after Unicode NFKC, lower-casing, replacing every punctuation
   character (Unicode category P*) by a space and collapsing runs of whitespace.
 
@@ -36,8 +37,7 @@ def exact_match_score(prediction: str | None, reference: str | None) -> float:
     ref_found, ref_value = extract_json(reference)
     if ref_found:
         pred_found, pred_value = extract_json(prediction)
-        if pred_found:
-            return 1.0 if pred_value == ref_value else 0.0
+        return 1.0 if pred_found and pred_value == ref_value else 0.0
     return 1.0 if normalize_text(prediction) == normalize_text(reference) else 0.0
 
 

@@ -33,11 +33,20 @@ class NonInferiorityResult:
     test: str
     error: str | None = None
 
+    @property
+    def status(self) -> str:
+        """``PASS`` (non-inferior), ``FAIL`` (worse by more than the margin), ``INCONCLUSIVE`` or ``N/A``."""
+        if self.error and math.isnan(self.ci_low):
+            return "N/A"
+        if self.passed:
+            return "PASS"
+        return "FAIL" if self.ci_high < -self.margin else "INCONCLUSIVE"
+
     def describe(self, candidate: str = "candidate", base: str = "base", metric: str = "score") -> str:
         """A plain-language sentence for reports."""
-        if self.error:
+        if self.status == "N/A":
             return f"forgetting check {candidate} vs {base} on {metric}: not computed ({self.error})"
-        verdict = "PASS" if self.passed else "FAIL"
+        verdict = self.status
         return (f"forgetting check {verdict}: {candidate} vs {base} on {metric}: {self.diff:+.3f} "
                 f"[{self.ci_low:+.3f}, {self.ci_high:+.3f}] ({100 * (1 - 2 * self.alpha):.0f}% CI), "
                 f"margin -{self.margin:.3f}, p={self.p_value:.3g}")

@@ -77,7 +77,7 @@ def compare_candidates(scores: Mapping[str, Mapping[Key, Sequence[float | None]]
     """
     better = dict(higher_is_better or {})
     candidates = list(scores)
-    keys = sorted({key for per in scores.values() for key in per})
+    keys = list(dict.fromkeys(key for per in scores.values() for key in per))  # first-seen order
     if baseline is not None:
         pairs = [(c, baseline) for c in candidates if c != baseline]
     else:
