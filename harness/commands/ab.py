@@ -1,7 +1,209 @@
-"""``harness ab ...``."""
+"""``harness ab ...``: analyse A/B experiments, plan their duration, simulate them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="(being built)", no_args_is_help=True)
+from harness.commands._common import JsonOption, WorkspaceOption, console, open_workspace, print_json
+
+app = typer.Typer(help="A/B tests: analyse (SRM, effects, guardrails, decision), plan, simulate.",
+                  no_args_is_help=True)
+
+ExperimentOpt = Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment name in the workspace store.")]
+EventsOpt = Annotated[Path | None, typer.Option("--events", help="Events file (.csv/.parquet): unit_id, variant, "
+                                                "timestamp, metric columns.")]
+SummaryOpt = Annotated[Path | None, typer.Option("--summary", help="Per-variant sufficient statistics (JSON).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML/JSON analysis config; flags override it.")]
+ControlOpt = Annotated[str | None, typer.Option("--control", help="Control variant name.")]
+WeightsOpt = Annotated[str | None, typer.Option("--weights", help="Configured split, e.g. base=0.5,candidate=0.5.")]
+MetricOpt = Annotated[list[str] | None, typer.Option(
+    "--metric", help="NAME[:TYPE[:ARGS]]: task_completed:proportion, satisfaction:mean, "
+    "cost_per_request:ratio:cost/requests, latency_p95:p95:latency_s. Repeatable.")]
+PrimaryOpt = Annotated[str | None, typer.Option("--primary", help="Primary metric (default: the first).")]
+AlphaOpt = Annotated[float | None, typer.Option("--alpha", help="Significance level (default 0.05).")]
+
+
+def _config(config_file: Path | None, **flags):  # -> AnalysisConfig
+    from harness.ab.config import AnalysisConfig, load_config
+
+    base = load_config(config_file) if config_file else AnalysisConfig()
+    return base.with_overrides(**flags)
+
+
+def _one_source(experiment: str | None, events: Path | None, summary: Path | None, *, required: bool = True) -> None:
+    from harness.errors import ConfigError
+
+    given = [x for x in (experiment, events, summary) if x is not None]
+    if len(given) > 1 or (required and not given):
+        raise ConfigError("give exactly one input: --experiment NAME, --events FILE or --summary FILE")
+
+
+def _analyze(workspace, experiment, events, summary, config):  # -> (result, decision)
+    from harness.ab import api
+
+    if experiment is not None:
+        return api.analyze_experiment(open_workspace(workspace).engine, experiment, config)
+    if events is not None:
+        return api.analyze_events_file(events, config)
+    return api.analyze_summary(summary, config)
+
+
+@app.command("analyze")
+def analyze(
+    experiment: ExperimentOpt = None,
+    events: EventsOpt = None,
+    summary: SummaryOpt = None,
+    config_file: ConfigOpt = None,
+    control: ControlOpt = None,
+    weights: WeightsOpt = None,
+    metric: MetricOpt = None,
+    primary: PrimaryOpt = None,
+    guardrail: Annotated[list[str] | None, typer.Option(
+        "--guardrail", help="[+]NAME[:MARGIN]: a guardrail metric with a relative non-inferiority margin "
+        "(lower is better; '+' for higher is better). Repeatable.")] = None,
+    correction: Annotated[str | None, typer.Option("--correction", help="holm (default) or bh across metrics.")] = None,
+    sequential: Annotated[bool | None, typer.Option("--sequential/--fixed-horizon",
+                                                    help="Always-valid intervals (default) or fixed-horizon tests.")] = None,
+    tuning_units: Annotated[float | None, typer.Option("--tuning-units", help="Units the confidence sequence is "
+                                                       "tuned for (default 5000; use the planned sample).")] = None,
+    cuped: Annotated[str | None, typer.Option("--cuped", help="Pre-period covariate column for CUPED.")] = None,
+    alpha: AlphaOpt = None,
+    mde: Annotated[float | None, typer.Option("--mde", help="Relative MDE used for 'days still needed' (0.05).")] = None,
+    workspace: WorkspaceOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Analyse an experiment: SRM, effects with intervals, guardrails, and a ship/rollback/keep_running decision."""
+    from harness.ab.api import to_report
+    from harness.ab.config import parse_guardrail_flag, parse_metric_flag, parse_weights
+
+    _one_source(experiment, events, summary)
+    config = _config(
+        config_file, control=control, weights=parse_weights(weights) if weights else None,
+        metrics=tuple(parse_metric_flag(m) for m in metric) if metric else None, primary=primary,
+        guardrails=dict(parse_guardrail_flag(g) for g in guardrail) if guardrail else None,
+        correction=correction, sequential=sequential, tuning_units=tuning_units, cuped_covariate=cuped,
+        alpha=alpha, mde=mde)
+    result, decision = _analyze(workspace, experiment, events, summary, config)
+    report = to_report(result, decision)
+    if json_out:
+        print_json(report)
+        return
+    from harness.ab.render import print_analysis
+
+    print_analysis(report, console())
+
+
+@app.command("plan")
+def plan(
+    mde: Annotated[float, typer.Option("--mde", help="Minimum detectable effect, relative (0.05 = 5%).")],
+    baseline: Annotated[float | None, typer.Option("--baseline", help="Control rate or mean (else observed).")] = None,
+    metric_type: Annotated[str, typer.Option("--type", help="proportion or mean.")] = "proportion",
+    sd: Annotated[float | None, typer.Option("--sd", help="Per-unit standard deviation (means).")] = None,
+    units_per_day: Annotated[float | None, typer.Option("--units-per-day", help="Traffic (else observed).")] = None,
+    power: Annotated[float, typer.Option("--power", help="Target power.")] = 0.8,
+    alpha: AlphaOpt = None,
+    weights: WeightsOpt = None,
+    control: ControlOpt = None,
+    experiment: ExperimentOpt = None,
+    events: EventsOpt = None,
+    summary: SummaryOpt = None,
+    config_file: ConfigOpt = None,
+    metric: MetricOpt = None,
+    primary: PrimaryOpt = None,
+    workspace: WorkspaceOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Units needed to detect an MDE and how many days that takes (never fewer than 7 full days)."""
+    from harness.ab.config import parse_metric_flag, parse_weights
+    from harness.ab.planning import observed_inputs
+    from harness.ab.planning import plan as make_plan
+    from harness.errors import ConfigError
+
+    _one_source(experiment, events, summary, required=False)
+    if metric_type not in ("proportion", "mean"):
+        raise ConfigError(f"--type {metric_type!r}: use proportion or mean")
+    config = _config(config_file, alpha=alpha, power=power, control=control,
+                     weights=parse_weights(weights) if weights else None,
+                     metrics=tuple(parse_metric_flag(m) for m in metric) if metric else None, primary=primary)
+    split = config.weights
+    ctrl = config.control or (next(iter(split)) if split else "control")
+    if experiment or events or summary:
+        result, _ = _analyze(workspace, experiment, events, summary, config)
+        kind, obs_baseline, obs_sd, obs_upd = observed_inputs(result)
+        metric_type = metric_type if baseline is not None else kind
+        baseline = baseline if baseline is not None else obs_baseline
+        sd = sd if sd is not None else obs_sd
+        units_per_day = units_per_day if units_per_day is not None else obs_upd
+        split = split or result.weights
+        ctrl = result.control
+    if baseline is None:
+        raise ConfigError("--baseline is required without an --experiment, --events or --summary to observe it")
+    _, out = make_plan(metric_type, baseline, mde, sd=sd, config=config, units_per_day=units_per_day,
+                       weights=split, control=ctrl)
+    if json_out:
+        print_json(out)
+        return
+    from harness.ab.render import print_plan
+
+    print_plan(out, console())
+
+
+@app.command("simulate")
+def simulate(
+    experiment: ExperimentOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write events to this .csv/.parquet file instead.")] = None,
+    days: Annotated[int, typer.Option("--days", help="Days of traffic.")] = 14,
+    units_per_day: Annotated[int, typer.Option("--units-per-day", help="New units per day.")] = 300,
+    variants: Annotated[str, typer.Option("--variants", help="Variants and weights; the first is the control.")]
+    = "base=0.5,candidate=0.5",
+    effect: Annotated[list[str] | None, typer.Option(
+        "--effect", help="METRIC=REL true relative effect on the last variant, e.g. task_completed=0.05. Repeatable.")] = None,
+    loss: Annotated[list[str] | None, typer.Option(
+        "--loss", help="VARIANT=FRACTION of its units lost (reproduces a sample-ratio mismatch).")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace an existing experiment of that name.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Simulate a realistic experiment into the workspace store (--experiment) or a file (--out)."""
+    from harness.ab.config import parse_weights
+    from harness.ab.simulate import SimulationConfig, write_file, write_store
+    from harness.errors import ConfigError
+
+    if (experiment is None) == (out is None):
+        raise ConfigError("give exactly one of --experiment NAME (the store) or --out FILE")
+    split = parse_weights(variants)
+    effects = {}
+    for e in effect or []:
+        effects.update(parse_weights(e))
+    losses = parse_weights(",".join(loss)) if loss else {}
+    try:
+        cfg = SimulationConfig(days=days, units_per_day=units_per_day, weights=split,
+                               effects={list(split)[-1]: effects} if effects else {}, loss=losses, seed=seed)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if out is not None:
+        try:
+            n = write_file(cfg, out)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        console().print(f"wrote {n:,} events to {out}")
+        return
+    n = write_store(cfg, open_workspace(workspace).engine, experiment, replace=replace)
+    console().print(f"simulated {n:,} events into experiment {experiment!r}")
+
+
+@app.command("list")
+def list_experiments(workspace: WorkspaceOption = None, json_out: JsonOption = False) -> None:
+    """List the experiments in the workspace store with their variants and weights."""
+    from harness.store.ab import list_experiments as _list
+
+    rows = [{"name": e.name, "control": e.control, "weights": e.weights, "description": e.description}
+            for e in _list(open_workspace(workspace).engine)]
+    if json_out:
+        print_json({"experiments": rows})
+        return
+    for r in rows:
+        console().print(f"{r['name']}: control {r['control']}, weights {r['weights']}  [dim]{r['description']}[/]")

@@ -1,0 +1,236 @@
+"""Analyse an experiment: SRM, per-metric effects (fixed or sequential, CUPED), corrections, guardrails.
+
+:func:`analyze` takes :class:`~harness.ab.data.ExperimentData` (from the store, a file or a summary)
+and an :class:`~harness.ab.config.AnalysisConfig` and returns a frozen :class:`AnalysisResult`
+whose :meth:`AnalysisResult.to_dict` is the ``--json`` contract.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from harness.ab.config import AnalysisConfig, MetricSpec
+from harness.ab.data import ExperimentData, PairSums, QuantileArm
+from harness.errors import DataError
+from harness.stats.bayes import chance_to_beat_control
+from harness.stats.cuped import CovariateSums, cuped_estimates
+from harness.stats.effects import (
+    ArmEstimate,
+    EffectResult,
+    compare_arms,
+    mean_estimate,
+    proportion_estimate,
+    ratio_estimate,
+)
+from harness.stats.multiple import adjust_p_values
+from harness.stats.sequential import SequentialConfig, compare_arms_sequential
+from harness.stats.srm import SrmResult, srm_check
+
+_CONTROL_NAMES = ("control", "a", "base", "baseline")
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric compared between one treatment and the control."""
+
+    spec: MetricSpec
+    control: str
+    treatment: str
+    arms: dict[str, ArmEstimate]
+    effect: EffectResult
+    adjusted_p_value: float
+    significant: bool
+    chance_to_beat_control: float
+    guardrail: str | None = None  # pass | inconclusive | harmed (guardrails only)
+    cuped_theta: float | None = None
+
+    @property
+    def improved(self) -> bool:
+        """Significant and in the good direction."""
+        return self.significant and (self.effect.absolute.estimate > 0) == self.spec.higher_is_better
+
+    @property
+    def worsened(self) -> bool:
+        """Significant and in the bad direction."""
+        return self.significant and (self.effect.absolute.estimate > 0) != self.spec.higher_is_better
+
+    def to_dict(self) -> dict:
+        """The metric's entry of the ``--json`` output."""
+        clean = _clean
+        out = {
+            "name": self.spec.name,
+            "type": self.spec.type,
+            "role": self.spec.role,
+            "higher_is_better": self.spec.higher_is_better,
+            "control": self.control,
+            "treatment": self.treatment,
+            "variants": {v: {"n": a.n, "mean": clean(a.mean), "se": clean(a.se)} for v, a in self.arms.items()},
+            "absolute": self.effect.absolute.to_dict(),
+            "relative": self.effect.relative.to_dict(),
+            "adjusted_p_value": clean(self.adjusted_p_value),
+            "significant": self.significant,
+            "method": self.effect.method,
+            "chance_to_beat_control": clean(self.chance_to_beat_control),
+            "error": self.effect.error,
+        }
+        if self.spec.role == "guardrail":
+            out["guardrail"] = {"status": self.guardrail, "margin": self.spec.margin}
+        if self.cuped_theta is not None:
+            out["cuped_theta"] = clean(self.cuped_theta)
+        return out
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything ``harness ab analyze`` reports (before the decision)."""
+
+    source: str
+    control: str
+    variants: dict[str, int]
+    weights: dict[str, float]
+    srm: SrmResult
+    metrics: list[MetricResult]
+    config: AnalysisConfig
+    days: float | None = None
+    units_per_day: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def primary(self) -> list[MetricResult]:
+        """The primary metric's results (one per treatment)."""
+        name = self.config.primary_metric()
+        return [m for m in self.metrics if m.spec.name == name]
+
+    def to_dict(self) -> dict:
+        """The ``--json`` object, without the decision (added by the caller)."""
+        return {
+            "source": self.source,
+            "control": self.control,
+            "units": self.variants,
+            "weights": self.weights,
+            "days": _clean(self.days) if self.days is not None else None,
+            "units_per_day": _clean(self.units_per_day) if self.units_per_day is not None else None,
+            "srm": {"p_value": _clean(self.srm.p_value), "flag": self.srm.flag, "chi2": _clean(self.srm.chi2),
+                    "observed": dict(zip(self.variants, self.srm.observed, strict=False)),
+                    "expected": dict(zip(self.variants, self.srm.expected, strict=False))},
+            "alpha": self.config.alpha,
+            "correction": self.config.correction,
+            "method": "sequential" if self.config.sequential else "fixed",
+            "primary_metric": self.config.primary_metric(),
+            "metrics": [m.to_dict() for m in self.metrics],
+            "notes": self.notes,
+        }
+
+
+def _clean(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def choose_control(variants: list[str], config: AnalysisConfig, source: str) -> str:
+    """Return the control variant: the configured one (must exist), else a conventional name, else the first."""
+    if config.control is not None:
+        if config.control not in variants:
+            raise DataError(f"unknown control variant {config.control!r}: {source} has variants "
+                            f"{', '.join(map(repr, variants))}", hint="pass --control with one of those names")
+        return config.control
+    for name in variants:
+        if name.lower() in _CONTROL_NAMES:
+            return name
+    if config.weights:
+        for name in config.weights:
+            if name in variants:
+                return name
+    return sorted(variants)[0]
+
+
+def resolve_weights(variants: list[str], config: AnalysisConfig) -> dict[str, float]:
+    """Return normalised weights for every variant (equal when not configured)."""
+    if not config.weights:
+        return {v: 1.0 / len(variants) for v in variants}
+    missing = [v for v in variants if v not in config.weights]
+    extra = [v for v in config.weights if v not in variants]
+    if missing or extra:
+        what = f"variant {missing[0]!r} has no weight" if missing else f"weight for unknown variant {extra[0]!r}"
+        raise DataError(f"{what}; variants are {', '.join(map(repr, variants))}",
+                        hint="give --weights one NAME=WEIGHT per variant")
+    total = sum(config.weights[v] for v in variants)
+    return {v: config.weights[v] / total for v in variants}
+
+
+def arm_estimates(spec: MetricSpec, inputs: dict[str, object], cuped: bool) -> tuple[dict[str, ArmEstimate], float | None]:
+    """Turn each variant's sums into an :class:`ArmEstimate` (CUPED-adjusted when asked and available)."""
+    if spec.type in ("mean", "proportion"):
+        sums: dict[str, CovariateSums] = inputs  # type: ignore[assignment]
+        if cuped and any(s.sum_xx > 0 for s in sums.values()):
+            return cuped_estimates(sums)
+        if spec.type == "proportion":
+            return {v: proportion_estimate(s.n, s.sum_y) for v, s in sums.items()}, None
+        return {v: mean_estimate(s.n, s.sum_y, s.sum_yy) for v, s in sums.items()}, None
+    if spec.type == "ratio":
+        return {v: ratio_estimate(p.n, p.sum_a, p.sum_b, p.sum_aa, p.sum_bb, p.sum_ab)
+                for v, p in inputs.items() if isinstance(p, PairSums)}, None
+    return {v: ArmEstimate(q.n, q.estimate, q.se**2 if math.isfinite(q.se) else math.nan, None)
+            for v, q in inputs.items() if isinstance(q, QuantileArm)}, None
+
+
+def guardrail_status(spec: MetricSpec, effect: EffectResult, control_mean: float) -> str:
+    """Return ``pass`` (non-inferior within the margin), ``harmed`` (worse beyond the margin) or ``inconclusive``.
+
+    Works on the relative change (margins are relative, e.g. 0.05 = 5% worse): harm = change in the bad
+    direction. ``harmed`` when the whole interval of harm lies above the margin (margin 0: a
+    significant deterioration); ``pass`` when the whole interval lies below it.
+    """
+    rel = effect.relative
+    lo, hi = rel.ci
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        a = effect.absolute
+        if not (math.isfinite(a.ci[0]) and control_mean):
+            return "inconclusive"
+        lo, hi = a.ci[0] / abs(control_mean), a.ci[1] / abs(control_mean)
+    harm_lo, harm_hi = (lo, hi) if not spec.higher_is_better else (-hi, -lo)
+    if harm_lo > spec.margin:
+        return "harmed"
+    if harm_hi < spec.margin:
+        return "pass"
+    return "inconclusive"
+
+
+def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
+    """Return the SRM check and every metric's effect for every treatment against the control."""
+    variants = list(data.units)
+    if len(variants) < 2:
+        found = f"only variant {variants[0]!r}" if variants else "no variants"
+        raise DataError(f"{data.source}: {found} found; an A/B analysis needs at least two",
+                        hint="check the variant column / the experiment name")
+    config = config.resolved(data.source)
+    control = choose_control(variants, config, data.source)
+    weights = resolve_weights(variants, config)
+    srm = srm_check([data.units[v] for v in variants], [weights[v] for v in variants],
+                    threshold=config.srm_threshold)
+    treatments = [v for v in variants if v != control]
+    seq = SequentialConfig(config.tuning_units) if config.sequential else None
+    notes: list[str] = []
+    raw: list[tuple[MetricSpec, str, dict[str, ArmEstimate], EffectResult, float | None]] = []
+    for spec in config.metrics:
+        cuped = bool(config.cuped_covariate) and spec.type in ("mean", "proportion")
+        arms, theta = arm_estimates(spec, data.metrics[spec.name], cuped)
+        if cuped and theta is None:
+            notes.append(f"{spec.name}: no covariate variance, CUPED not applied")
+        for t in treatments:
+            c_arm, t_arm = arms[control], arms[t]
+            effect = (compare_arms_sequential(c_arm, t_arm, alpha=config.alpha, config=seq) if seq
+                      else compare_arms(c_arm, t_arm, alpha=config.alpha))
+            raw.append((spec, t, {control: c_arm, t: t_arm}, effect, theta))
+    adjusted = adjust_p_values([r[3].absolute.p_value for r in raw], config.correction)
+    results = []
+    for (spec, t, arms, effect, theta), p_adj in zip(raw, adjusted, strict=True):
+        significant = bool(math.isfinite(p_adj) and p_adj < config.alpha)
+        ctbc = chance_to_beat_control(arms[control], arms[t], higher_is_better=spec.higher_is_better)
+        status = guardrail_status(spec, effect, arms[control].mean) if spec.role == "guardrail" else None
+        results.append(MetricResult(spec, control, t, arms, effect, p_adj, significant, ctbc, status, theta))
+    if config.sequential:
+        notes.append(f"always-valid intervals (normal-mixture confidence sequence tuned for "
+                     f"{config.tuning_units:g} units): safe to look at any time")
+    return AnalysisResult(data.source, control, dict(data.units), weights, srm, results, config,
+                          data.days, data.units_per_day, notes)
+

@@ -1,0 +1,276 @@
+"""Typed experiment-analysis configuration: metrics, roles, control, weights, test options.
+
+Loaded from a YAML/JSON file (``--config``) and/or CLI flags (flags win). Validation errors name the
+field and say what to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+
+METRIC_TYPES = ("proportion", "mean", "ratio", "quantile")
+ROLES = ("primary", "secondary", "guardrail")
+CORRECTIONS = ("holm", "bh", "bonferroni", "none")
+AGGREGATES = ("sum", "mean", "max")
+#: A ratio whose denominator is this name divides by the unit's number of events (requests).
+REQUESTS = "requests"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric: how to compute it per unit and how the decision uses it.
+
+    - ``proportion``: per unit ``max(column)`` by default (did the unit ever succeed), a rate over units.
+    - ``mean``: per unit ``aggregate(column)`` (``mean`` by default), averaged over units.
+    - ``ratio``: ``sum(numerator) / sum(denominator)`` over all units, with the delta method; a
+      ``denominator`` of ``requests`` makes a per-request mean that respects unit randomisation.
+    - ``quantile``: the ``quantile`` of request-level ``column`` (e.g. p95 latency) with a
+      cluster-robust interval.
+    """
+
+    name: str
+    type: str = "mean"
+    column: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    quantile: float = 0.95
+    aggregate: str | None = None
+    role: str = "secondary"
+    higher_is_better: bool = True
+    margin: float = 0.0
+
+    def __post_init__(self) -> None:
+        where = f"metric {self.name!r}"
+        if self.type not in METRIC_TYPES:
+            raise ConfigError(f"{where}: unknown type {self.type!r}", hint=f"use one of {', '.join(METRIC_TYPES)}")
+        if self.role not in ROLES:
+            raise ConfigError(f"{where}: unknown role {self.role!r}", hint=f"use one of {', '.join(ROLES)}")
+        if self.type == "ratio" and not self.numerator:
+            raise ConfigError(f"{where}: a ratio metric needs a numerator column",
+                              hint="write it as NAME:ratio:NUMERATOR/DENOMINATOR (denominator may be 'requests')")
+        if self.type == "quantile" and not 0 < self.quantile < 1:
+            raise ConfigError(f"{where}: quantile must be between 0 and 1, got {self.quantile}")
+        if self.aggregate is not None and self.aggregate not in AGGREGATES:
+            raise ConfigError(f"{where}: unknown aggregate {self.aggregate!r}", hint=f"use one of {', '.join(AGGREGATES)}")
+        if self.margin < 0:
+            raise ConfigError(f"{where}: margin must be >= 0 (a relative tolerance like 0.05), got {self.margin}")
+
+    @property
+    def source_column(self) -> str:
+        """The event column a proportion, mean or quantile metric reads."""
+        return self.column or self.name
+
+    @property
+    def unit_aggregate(self) -> str:
+        """How the metric's events collapse to one value per unit (``sum``, ``mean`` or ``max``)."""
+        return self.aggregate or ("max" if self.type == "proportion" else "mean")
+
+    def columns(self) -> list[str]:
+        """Return the event columns this metric needs (``requests`` is implicit)."""
+        if self.type == "ratio":
+            return [c for c in (self.numerator, self.denominator) if c and c != REQUESTS]
+        return [self.source_column]
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Everything ``harness ab analyze`` needs besides the data."""
+
+    metrics: tuple[MetricSpec, ...] = ()
+    control: str | None = None
+    weights: dict[str, float] | None = None
+    primary: str | None = None
+    correction: str = "holm"
+    sequential: bool = True
+    tuning_units: float = 5000
+    alpha: float = 0.05
+    cuped_covariate: str | None = None
+    mde: float = 0.05
+    power: float = 0.8
+    srm_threshold: float = 0.001
+    min_days: int = 7
+    guardrails: dict[str, float] | None = None  # name -> margin; marks those metrics as guardrails
+
+    def __post_init__(self) -> None:
+        if self.correction not in CORRECTIONS:
+            raise ConfigError(f"unknown correction {self.correction!r}", hint="use holm or bh")
+        if not 0 < self.alpha < 0.5:
+            raise ConfigError(f"alpha must be in (0, 0.5), got {self.alpha}")
+        if self.weights is not None and any(not w > 0 for w in self.weights.values()):
+            raise ConfigError(f"weights must all be > 0, got {self.weights}", hint="e.g. --weights control=0.5,treatment=0.5")
+        names = [m.name for m in self.metrics]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ConfigError(f"metric {sorted(dup)[0]!r} is defined twice", hint="give each metric a unique name")
+        if self.primary is not None and self.metrics and self.primary not in names:
+            raise ConfigError(f"primary metric {self.primary!r} is not among the metrics {names}",
+                              hint="pass --primary with one of those names or add the metric")
+
+    def resolved(self, source: str = "the data") -> AnalysisConfig:
+        """Return a copy with ``guardrails`` applied to the metrics and every named metric checked to exist.
+
+        A metric named in ``guardrails`` becomes a guardrail with that margin; a leading ``+`` in the name
+        means higher is better (the default for guardrails is lower is better: latency, cost, length).
+        """
+        names = [m.name for m in self.metrics]
+        if self.primary is not None and self.primary not in names:
+            raise ConfigError(f"primary metric {self.primary!r} is not among the metrics of {source}: {names}",
+                              hint="pass --primary with one of those names")
+        if not self.guardrails:
+            return self
+        metrics = list(self.metrics)
+        for raw, margin in self.guardrails.items():
+            name = raw.lstrip("+")
+            if name not in names:
+                raise ConfigError(f"guardrail {name!r} is not among the metrics of {source}: {names}",
+                                  hint="name a metric (or add it with --metric)")
+            i = names.index(name)
+            metrics[i] = replace(metrics[i], role="guardrail", margin=margin, higher_is_better=raw.startswith("+"))
+        return replace(self, metrics=tuple(metrics), guardrails=None)
+
+    def primary_metric(self) -> str | None:
+        """The primary metric's name: ``primary``, else the metric with role primary, else the first."""
+        if self.primary:
+            return self.primary
+        for m in self.metrics:
+            if m.role == "primary":
+                return m.name
+        return self.metrics[0].name if self.metrics else None
+
+    def with_overrides(self, **changes: Any) -> AnalysisConfig:
+        """Return a copy with every non-``None`` value in ``changes`` applied (CLI flags over the file)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_SPEC = re.compile(r"^(?P<name>[A-Za-z_][\w.\-]*)(?::(?P<type>\w+))?(?::(?P<args>.+))?$")
+
+
+def parse_metric_flag(text: str) -> MetricSpec:
+    """Parse ``NAME[:TYPE[:ARGS]]`` from ``--metric`` into a :class:`MetricSpec`.
+
+    Examples: ``task_completed:proportion``, ``satisfaction:mean``, ``cost_per_request:ratio:cost/requests``,
+    ``latency_p95:quantile:latency_s@0.95`` (also ``p95`` as a type: ``latency_p95:p95:latency_s``).
+    """
+    m = _SPEC.match(text.strip())
+    if not m:
+        raise ConfigError(f"--metric {text!r} is not NAME[:TYPE[:ARGS]]",
+                          hint="e.g. task_completed:proportion or cost_per_request:ratio:cost/requests")
+    name, kind, args = m["name"], (m["type"] or "mean").lower(), m["args"]
+    if re.fullmatch(r"p\d{1,2}", kind):
+        return MetricSpec(name, "quantile", column=args or None, quantile=int(kind[1:]) / 100)
+    if kind == "ratio":
+        if not args or "/" not in args:
+            raise ConfigError(f"--metric {text!r}: a ratio needs NUMERATOR/DENOMINATOR",
+                              hint=f"e.g. {name}:ratio:cost/requests")
+        num, den = args.split("/", 1)
+        return MetricSpec(name, "ratio", numerator=num, denominator=den or REQUESTS)
+    if kind == "quantile":
+        column, _, q = (args or "").partition("@")
+        try:
+            return MetricSpec(name, "quantile", column=column or None, quantile=float(q) if q else 0.95)
+        except ValueError:
+            raise ConfigError(f"--metric {text!r}: quantile {q!r} is not a number") from None
+    return MetricSpec(name, kind, column=args or None)
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """Parse ``A=0.5,B=0.5`` (or ``A=1,B=1``) into a weights mapping."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--weights {text!r}: {part!r} is not NAME=WEIGHT",
+                              hint="e.g. --weights control=0.5,treatment=0.5") from None
+    return out
+
+
+def parse_guardrail_flag(text: str) -> tuple[str, float]:
+    """Parse ``[+]NAME[:MARGIN]`` (margin relative, default 0) from ``--guardrail``."""
+    name, _, margin = text.partition(":")
+    try:
+        value = float(margin) if margin else 0.0
+    except ValueError:
+        raise ConfigError(f"--guardrail {text!r}: margin {margin!r} is not a number",
+                          hint="e.g. --guardrail latency_s:0.05 for a 5% non-inferiority margin") from None
+    if value < 0:
+        raise ConfigError(f"--guardrail {text!r}: margin must be >= 0")
+    return name, value
+
+
+def load_config(path: Path) -> AnalysisConfig:
+    """Read an analysis config from YAML or JSON; unknown keys are an error naming the key."""
+    import yaml
+
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML/JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with keys like metrics, control, weights")
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> AnalysisConfig:
+    """Build an :class:`AnalysisConfig` from a plain mapping (the config file's content)."""
+    known = set(AnalysisConfig.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r}", hint=f"known keys: {', '.join(sorted(known))}")
+    data = dict(raw)
+    metrics = data.pop("metrics", []) or []
+    if isinstance(metrics, dict):  # {name: {type: ...}}
+        metrics = [{"name": k, **(v or {})} for k, v in metrics.items()]
+    specs = []
+    fields = set(MetricSpec.__dataclass_fields__)
+    for i, m in enumerate(metrics):
+        if isinstance(m, str):
+            specs.append(parse_metric_flag(m))
+            continue
+        if not isinstance(m, dict) or "name" not in m:
+            raise ConfigError(f"{source}: metrics[{i}] needs a 'name'", hint="e.g. {name: task_completed, type: proportion}")
+        bad = sorted(set(m) - fields)
+        if bad:
+            raise ConfigError(f"{source}: metrics[{i}] ({m['name']}): unknown key {bad[0]!r}",
+                              hint=f"known keys: {', '.join(sorted(fields))}")
+        specs.append(MetricSpec(**m))
+    try:
+        return AnalysisConfig(metrics=tuple(specs), **data)
+    except TypeError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def default_store_metrics() -> tuple[MetricSpec, ...]:
+    """The metrics every LLM experiment reports (columns of the event store).
+
+    Task completion is primary; satisfaction and escalation are secondary; latency (mean and p95),
+    cost per request and response length are guardrails with 5% (10% for p95) non-inferiority margins.
+    """
+    return (
+        MetricSpec("task_completed", "ratio", numerator="task_completed", denominator=REQUESTS, role="primary"),
+        MetricSpec("satisfaction", "ratio", numerator="satisfaction", denominator="count:satisfaction"),
+        MetricSpec("escalated", "ratio", numerator="escalated", denominator=REQUESTS, higher_is_better=False),
+        MetricSpec("latency_mean", "ratio", numerator="latency_s", denominator=REQUESTS, role="guardrail",
+                   higher_is_better=False, margin=0.05),
+        MetricSpec("latency_p95", "quantile", column="latency_s", quantile=0.95, role="guardrail",
+                   higher_is_better=False, margin=0.10),
+        MetricSpec("cost_per_request", "ratio", numerator="cost", denominator=REQUESTS, role="guardrail",
+                   higher_is_better=False, margin=0.05),
+        MetricSpec("response_length", "ratio", numerator="response_tokens", denominator=REQUESTS,
+                   role="guardrail", higher_is_better=False, margin=0.10),
+    )
+
+
+def with_defaults(config: AnalysisConfig, metrics: tuple[MetricSpec, ...]) -> AnalysisConfig:
+    """Return ``config`` with ``metrics`` filled in when it defines none."""
+    return config if config.metrics else replace(config, metrics=metrics)

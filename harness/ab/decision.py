@@ -1,0 +1,153 @@
+"""Rollout decision from an analysis: ``ship``, ``rollback`` or ``keep_running``, with the reasons.
+
+Rules, in order (a risk-aware policy in the spirit of Spotify's decision framework):
+1. A guardrail significantly harmed beyond its margin, or the primary metric significantly worse
+   -> ``rollback``.
+2. A sample-ratio mismatch -> never ship: the split is broken and no effect can be trusted
+   (``keep_running`` after fixing the assignment, unless rule 1 already rolled back).
+3. The primary metric significantly better and every guardrail non-inferior -> ``ship``, provided
+   the experiment covered at least ``min_days`` full days (day-of-week effects).
+4. Otherwise ``keep_running``, with an estimate of the days still needed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from harness.ab.analysis import AnalysisResult, MetricResult
+from harness.stats.ab_power import plan_units
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The action and the human-readable reasons behind it."""
+
+    action: str
+    reasons: list[str]
+    days_still_needed: float | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The ``decision`` entry of the ``--json`` output."""
+        return {"action": self.action, "reasons": self.reasons, "days_still_needed": self.days_still_needed}
+
+
+def _fmt_rel(m: MetricResult) -> str:
+    rel = m.effect.relative
+    if math.isfinite(rel.estimate):
+        lo, hi = rel.ci
+        return f"{rel.estimate:+.2%} (95% CI {lo:+.2%} to {hi:+.2%})"
+    a = m.effect.absolute
+    return f"{a.estimate:+.4g} (95% CI {a.ci[0]:+.4g} to {a.ci[1]:+.4g})"
+
+
+def days_still_needed(result: AnalysisResult) -> float | None:
+    """Days until the primary metric can detect the configured MDE at the observed traffic (None if unknown)."""
+    cfg = result.config
+    primary = result.primary()
+    if not primary or not result.units_per_day:
+        return None
+    m = primary[0]
+    c = m.arms[m.control]
+    if not (c.n > 1 and math.isfinite(c.mean) and c.mean != 0 and c.var_mean > 0):
+        return None
+    weights = {m.control: result.weights[m.control]}
+    for t in primary:
+        weights[t.treatment] = result.weights[t.treatment]
+    share = sum(weights.values())
+    if m.spec.type == "proportion" and 0 < c.mean < 1:
+        plan = plan_units("proportion", c.mean, cfg.mde, alpha=cfg.alpha, power=cfg.power, weights=weights,
+                          control=m.control)
+    else:
+        plan = plan_units("mean", abs(c.mean), cfg.mde, sd=math.sqrt(c.var_mean * c.n), alpha=cfg.alpha,
+                          power=cfg.power, weights=weights, control=m.control)
+    if plan.error:
+        return None
+    total_units = plan.total_units * (sequential_inflation(plan.total_units, cfg) if cfg.sequential else 1.0)
+    elapsed = result.days or 0.0
+    # units arrive across all variants; only the compared ones count towards this plan
+    total_days = total_units / (result.units_per_day * share)
+    return max(0.0, math.ceil(max(total_days, cfg.min_days) - elapsed - 1e-9))
+
+
+def sequential_inflation(fixed_units: float, cfg) -> float:
+    """How many times more units the confidence sequence needs than a fixed-horizon test for equal power.
+
+    A fixed test detects ``delta = (z_{a/2} + z_b) se(n)``; the sequence needs
+    ``delta = (c(n) + z_b) se(n)`` with ``c(n) = sqrt((1+r)/r (log(1+r) - 2 log a))`` and
+    ``r = tau2 / V = n c0 / N*`` (see :mod:`harness.stats.sequential`); solved by fixed-point iteration.
+    """
+    from scipy.stats import norm
+
+    a, zb = cfg.alpha, norm.isf(1 - cfg.power)
+    c0 = -2 * math.log(a) + math.log(-2 * math.log(a) + 1)
+    fixed = norm.isf(a / 2) + zb
+    n = fixed_units
+    for _ in range(50):
+        r = n * c0 / cfg.tuning_units
+        c = math.sqrt((1 + r) / r * (math.log(1 + r) - 2 * math.log(a)))
+        n_new = fixed_units * ((c + zb) / fixed) ** 2
+        if abs(n_new - n) < 0.5:
+            break
+        n = n_new
+    return n / fixed_units
+
+
+def decide(result: AnalysisResult) -> Decision:
+    """Apply the rules above and return the :class:`Decision`."""
+    cfg = result.config
+    reasons: list[str] = []
+    rollback: list[str] = []
+    harmed = [m for m in result.metrics if m.spec.role == "guardrail" and m.guardrail == "harmed"]
+    for m in harmed:
+        rollback.append(f"guardrail {m.spec.name} harmed in {m.treatment}: {_fmt_rel(m)}, beyond the "
+                        f"{m.spec.margin:.0%} margin")
+    primary = result.primary()
+    for m in primary:
+        if m.worsened:
+            rollback.append(f"primary metric {m.spec.name} significantly worse in {m.treatment}: {_fmt_rel(m)}")
+    if result.srm.flag:
+        reasons.append(f"sample ratio mismatch (chi-square p = {result.srm.p_value:.2g} < {cfg.srm_threshold}): "
+                       f"observed {dict(zip(result.variants, result.srm.observed, strict=False))}; "
+                       "the assignment or logging is broken, do not ship on these numbers")
+    if rollback:
+        return Decision("rollback", rollback + reasons)
+    if result.srm.flag:
+        return Decision("keep_running", reasons + ["fix the assignment, then restart the experiment"])
+
+    wins = [m for m in primary if m.improved]
+    not_ok = [m for m in result.metrics if m.spec.role == "guardrail" and m.guardrail != "pass"]
+    days = result.days
+    if wins and not not_ok:
+        if days is not None and days + 1e-9 < cfg.min_days - 1:
+            needed = math.ceil(cfg.min_days - days)
+            return Decision("keep_running", [
+                f"primary metric {wins[0].spec.name} is up {_fmt_rel(wins[0])}, but only {days:.1f} day(s) "
+                f"observed; run at least {cfg.min_days} full days (day-of-week effects)"], needed)
+        reasons = [f"primary metric {m.spec.name} improved in {m.treatment}: {_fmt_rel(m)}, adjusted p = "
+                   f"{m.adjusted_p_value:.2g}" for m in wins]
+        reasons.append("no guardrail harmed: " + ", ".join(
+            f"{m.spec.name} {_fmt_rel(m)} within {m.spec.margin:.0%}" for m in result.metrics
+            if m.spec.role == "guardrail") if any(m.spec.role == "guardrail" for m in result.metrics)
+            else "no guardrails configured")
+        return Decision("ship", reasons)
+
+    if not primary:
+        reasons.append("no primary metric")
+    for m in primary:
+        if not m.improved:
+            reasons.append(f"primary metric {m.spec.name} not significant yet in {m.treatment}: {_fmt_rel(m)}, "
+                           f"adjusted p = {m.adjusted_p_value:.2g}" if math.isfinite(m.adjusted_p_value)
+                           else f"primary metric {m.spec.name}: not computable ({m.effect.error})")
+    for m in not_ok:
+        reasons.append(f"guardrail {m.spec.name} not yet shown within its {m.spec.margin:.0%} margin: {_fmt_rel(m)}")
+    needed = days_still_needed(result)
+    if needed is not None and needed > 0:
+        reasons.append(f"about {needed:g} more day(s) at the observed traffic to detect a {cfg.mde:.0%} change "
+                       f"on {cfg.primary_metric()} with {cfg.power:.0%} power")
+    elif needed == 0:
+        reasons.append(f"the sample planned for a {cfg.mde:.0%} change on {cfg.primary_metric()} is reached: "
+                       "the true effect is probably smaller; stop, or keep running only if a smaller "
+                       "effect matters")
+    return Decision("keep_running", reasons, needed)
