@@ -73,7 +73,8 @@ class MetricSpec:
     def columns(self) -> list[str]:
         """Return the event columns this metric needs (``requests`` is implicit)."""
         if self.type == "ratio":
-            return [c for c in (self.numerator, self.denominator) if c and c != REQUESTS]
+            den = (self.denominator or REQUESTS).removeprefix("count:")
+            return [c for c in (self.numerator, den) if c and c != REQUESTS]
         return [self.source_column]
 
 

@@ -1,0 +1,80 @@
+"""The A/B event store API: experiments, bulk insert, SQL aggregation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import DataError
+from harness.store.ab import (
+    StoreSource,
+    create_experiment,
+    delete_experiment,
+    get_experiment,
+    list_experiments,
+    log_events,
+)
+from harness.workspace import Workspace
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    ws = Workspace.open(tmp_path / "ws")
+    yield ws.engine
+    ws.close()
+
+
+def test_create_get_list_delete(engine) -> None:
+    info = create_experiment(engine, "exp", {"a": 0.3, "b": 0.7}, control="a", config={"alpha": 0.01})
+    assert info.weights == {"a": 0.3, "b": 0.7} and info.control == "a" and info.config == {"alpha": 0.01}
+    assert get_experiment(engine, "exp") == info
+    with pytest.raises(DataError, match="already exists"):
+        create_experiment(engine, "exp", {"a": 1, "b": 1})
+    assert create_experiment(engine, "exp", {"a": 1, "b": 1}, exist_ok=True) == info
+    with pytest.raises(DataError, match="control 'z'"):
+        create_experiment(engine, "x", {"a": 1, "b": 1}, control="z")
+    with pytest.raises(DataError, match="at least two variants"):
+        create_experiment(engine, "x", {"a": 1})
+    assert [e.name for e in list_experiments(engine)] == ["exp"]
+    log_events(engine, "exp", [{"unit_id": "u1", "variant": "a", "ts": 0.0, "cost": 1.0}])
+    assert delete_experiment(engine, "exp") and get_experiment(engine, "exp") is None
+    assert not delete_experiment(engine, "exp")
+
+
+def test_log_events_is_all_or_nothing(engine) -> None:
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    create_experiment(engine, "exp", {"a": 1, "b": 1})
+    good = {"unit_id": "u1", "variant": "a", "ts": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "latency_s": 1.0}
+    with pytest.raises(DataError, match="event 1 .* variant 'c'"):
+        log_events(engine, "exp", [good, {**good, "variant": "c"}], batch_size=1)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM ab_events")).scalar() == 0
+    assert log_events(engine, "exp", [good, ("u2", "b", 5.0, 1, None, 0, 2.0, 0.1, 100, 300, 0.5)]) == 2
+    with pytest.raises(DataError, match="unknown experiment"):
+        log_events(engine, "nope", [good])
+
+
+def test_sql_aggregation_per_unit(engine) -> None:
+    from harness.ab.data import Pair, UnitValue
+
+    create_experiment(engine, "exp", {"a": 1, "b": 1})
+    rows = [("u1", "a", 0.0, 1, None, 0, 1.0, 0.1, 10, 5, 0.2), ("u1", "a", 1.0, 0, None, 0, 3.0, 0.1, 10, 5, 0.2),
+            ("u2", "a", 2.0, 1, None, 0, 2.0, 0.1, 10, 5, 0.4), ("u3", "b", 86400.0, 1, 5, 0, 4.0, 0.1, 10, 5, 0.1)]
+    log_events(engine, "exp", rows)
+    src = StoreSource(engine, "exp")
+    pair = Pair(UnitValue("sum", "latency_s"), UnitValue("count"))
+    sums = src.pair_sums([pair], {})
+    a = sums["a"][0]
+    # units: u1 (latency 1+3, 2 requests), u2 (2, 1)
+    assert (a.n, a.sum_a, a.sum_b, a.sum_aa, a.sum_bb, a.sum_ab) == (2, 6.0, 3.0, 20.0, 5.0, 10.0)
+    units, t0, t1 = src.overview()
+    assert units == {"a": 2, "b": 1} and (t0, t1) == (0.0, 86400.0)
+    assert src.histogram("latency_s")["a"] == ([1.0, 2.0, 3.0], [1, 1, 1])
+    with pytest.raises(DataError, match="not in the event store"):
+        src.histogram("bogus; DROP TABLE ab_events")
+    with pytest.raises(DataError, match="unknown experiment 'zz'"):
+        StoreSource(engine, "zz")
