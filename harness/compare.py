@@ -227,8 +227,9 @@ def load_sources(sources: Sequence[str], workspace_root: Path, metrics: Sequence
             candidates.extend(load_run_candidates(resolve_run(workspace_root, source), chosen, None, settings))
     names = [c.name for c in candidates]
     for cand in candidates:
-        if names.count(cand.name) > 1:
-            cand.name = cand.source
+        if names.count(cand.name) > 1:  # same label twice: a file's folder/name, a run's RUN:candidate
+            path = Path(cand.source)
+            cand.name = f"{path.parent.name}/{cand.name}" if path.is_file() else cand.source
     if len({c.name for c in candidates}) < 2:
         raise HarnessError("need at least two candidates to compare",
                            hint="pass a run with several candidates, or several RUN:candidate / predictions files")
