@@ -52,14 +52,17 @@ def test_regenerating_reproduces_the_committed_files_byte_for_byte(regenerated: 
         assert fresh == committed, f"{rel} differs from the generator output: run `python -m evalsets.generate`"
 
 
-def test_check_mode_reports_a_changed_file(regenerated: Path, tmp_path: Path) -> None:
+def test_check_mode_reports_changed_and_missing_files(regenerated: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(regenerated, copy)
     target = copy / "classify" / "test.jsonl"
     target.write_text(target.read_text(encoding="utf-8").replace('"billing"', '"sales"', 1), encoding="utf-8")
     (copy / "general" / "suite.yaml").unlink()
-    assert generate.differing_files(copy) == ["classify/test.jsonl", "general/suite.yaml"]
-    assert generate.main(["--check", "--out", str(regenerated)]) == 0
+    assert generate.main(["--check", "--out", str(copy)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("differs: ") == 2
+    assert "classify/test.jsonl" in err and "general/suite.yaml" in err
 
 
 def test_a_different_seed_gives_different_examples() -> None:
@@ -261,3 +264,10 @@ def test_suite_files_parse_with_the_agreed_keys(bundled: dict) -> None:
     extract = yaml.safe_load((ROOT / "extract" / "suite.yaml").read_text(encoding="utf-8"))
     assert extract["metrics"] == ["json_valid", "json_schema", "exact_match"]
     assert extract["generation"]["max_new_tokens"] == 96
+
+
+def test_readme_size_table_matches_the_files(bundled: dict) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ALL_SETS:
+        sizes = " | ".join(str(len(bundled[name][split])) for split in SPLITS)
+        assert f"| `{name}` |" in readme and f"| {sizes} |" in readme, (name, sizes)
