@@ -17,7 +17,7 @@ from harness.ab.data import (
     arm_inputs,
     metric_pair,
     quantile_arm,
-    quantile_from_histogram,
+    quantile_interval_probs,
 )
 
 SECONDS_PER_DAY = 86400.0
@@ -32,8 +32,12 @@ class EventSource(Protocol):
         """Return (units per variant, first timestamp, last timestamp) with timestamps in epoch seconds."""
         ...
 
-    def histogram(self, column: str) -> dict[str, tuple[list[float], list[int]]]:
-        """Return per variant the sorted distinct (rounded) values of ``column`` and their counts."""
+    def quantiles(self, column: str, probs: dict[str, list[float]]) -> dict[str, list[float]]:
+        """Return per variant the lower quantiles of ``column`` (request level, NULLs ignored) at ``probs``.
+
+        The lower ``p``-quantile of n values is the ``ceil(p n)``-th smallest
+        (:func:`harness.ab.data.order_statistic_index`).
+        """
         ...
 
     def pair_sums(self, pairs: list[Pair], thresholds: dict[str, dict[str, float]]) -> dict[str, list[PairSums]]:
@@ -50,27 +54,39 @@ def uses_cuped(spec: MetricSpec, config: AnalysisConfig) -> bool:
 
 
 def collect(source: EventSource, config: AnalysisConfig) -> ExperimentData:
-    """Aggregate ``source`` into per-variant sufficient statistics for every configured metric."""
+    """Aggregate ``source`` into per-variant sufficient statistics for every configured metric.
+
+    Quantile metrics take three steps: the quantile per variant, then (with all other metrics, in one
+    pass) each unit's count of events at or below it, then the order statistics that bound its interval.
+    """
     thresholds: dict[str, dict[str, float]] = {}
-    hists: dict[str, dict[str, tuple[list[float], list[int]]]] = {}
-    for spec in config.metrics:
-        if spec.type == "quantile":
-            h = hists.setdefault(spec.source_column, source.histogram(spec.source_column))
-            key = UnitValue("le", spec.source_column, spec.quantile).key
-            thresholds[key] = {v: quantile_from_histogram(vals, cnts, spec.quantile) for v, (vals, cnts) in h.items()}
+    variants = list(getattr(source, "variants", []) or [])
+    quantile_specs = [s for s in config.metrics if s.type == "quantile"]
+    for spec in quantile_specs:
+        key = UnitValue("le", spec.source_column, spec.quantile).key
+        if not variants:
+            variants = list(source.overview()[0])
+        q = source.quantiles(spec.source_column, {v: [spec.quantile] for v in variants})
+        thresholds[key] = {v: vals[0] for v, vals in q.items()}
     pairs = [metric_pair(s, config.cuped_covariate if uses_cuped(s, config) else None) for s in config.metrics]
     sums = source.pair_sums(pairs, thresholds)
     units, first, last = source.overview()  # after pair_sums: the store computes both in one query
+    empty = [PairSums(0, 0, 0, 0, 0, 0)] * len(pairs)
     data = ExperimentData(source=source.name, units=units)
     for i, spec in enumerate(config.metrics):
         per_variant: dict[str, object] = {}
-        for variant in units:
-            s = sums.get(variant, [PairSums(0, 0, 0, 0, 0, 0)] * len(pairs))[i]
-            if spec.type == "quantile":
-                vals, cnts = hists[spec.source_column].get(variant, ([], []))
-                per_variant[variant] = quantile_arm(vals, cnts, spec.quantile, s, config.alpha)
-            else:
-                per_variant[variant] = arm_inputs(spec, s, cuped=uses_cuped(spec, config))
+        if spec.type == "quantile":
+            key = UnitValue("le", spec.source_column, spec.quantile).key
+            probs = {v: quantile_interval_probs(spec.quantile, sums.get(v, empty)[i], config.alpha) for v in units}
+            wanted = {v: list(b) for v, b in probs.items() if b is not None}
+            bounds = source.quantiles(spec.source_column, wanted) if wanted else {}
+            for v in units:
+                b = bounds.get(v)
+                per_variant[v] = quantile_arm(sums.get(v, empty)[i].n, thresholds[key].get(v, float("nan")),
+                                              (b[0], b[1]) if b else None, config.alpha)
+        else:
+            for v in units:
+                per_variant[v] = arm_inputs(spec, sums.get(v, empty)[i], cuped=uses_cuped(spec, config))
         data.metrics[spec.name] = per_variant
     if first is not None and last is not None and last >= first:
         data.days = (last - first) / SECONDS_PER_DAY

@@ -110,40 +110,36 @@ def arm_inputs(spec: MetricSpec, sums: PairSums, *, cuped: bool) -> object:
     return CovariateSums(sums.n, sums.sum_a, sums.sum_aa, 0.0, 0.0, 0.0)
 
 
-def quantile_from_histogram(values: list[float], counts: list[int], p: float) -> float:
-    """Return the lower ``p``-quantile (smallest value with cumulative share >= p) of a histogram."""
-    total = sum(counts)
-    if total == 0:
-        return math.nan
-    p = min(max(p, 0.0), 1.0)
-    target = p * total
-    run = 0
-    for v, c in zip(values, counts, strict=True):
-        run += c
-        if run >= target - 1e-9:
-            return float(v)
-    return float(values[-1])
+def order_statistic_index(p: float, n: int) -> int:
+    """0-based index of the lower ``p``-quantile in ``n`` sorted values: the smallest value whose
+    cumulative share is >= p (``ceil(p n) - 1``, clipped to the data); the store uses the same rule."""
+    return min(max(math.ceil(min(max(p, 0.0), 1.0) * n - 1e-9) - 1, 0), max(n - 1, 0))
 
 
-def quantile_arm(values: list[float], counts: list[int], p: float, le_sums: PairSums,
-                 alpha: float = 0.05) -> QuantileArm:
-    """Return a quantile with a cluster-robust SE (Deng, Knoblich & Lu 2018, section 4).
+def quantile_interval_probs(p: float, le_sums: PairSums, alpha: float = 0.05) -> tuple[float, float] | None:
+    """Return ``(p - z sigma_F, p + z sigma_F)``: where to read the quantile's interval (Deng et al. 2018, s. 4).
 
     ``le_sums`` pairs, per unit, the number of events at or below the estimated quantile with the
     number of events, so ``F = sum(le) / sum(count)`` is a ratio metric whose delta-method SE
-    ``sigma_F`` respects unit randomisation. The interval is the order statistics at
-    ``p -+ z sigma_F``; the SE is its half-width over ``z``.
+    ``sigma_F`` respects unit randomisation. ``None`` when sigma_F is not computable.
     """
     from scipy.special import ndtri
 
     from harness.stats.effects import ratio_estimate
 
-    q = quantile_from_histogram(values, counts, p)
     s = le_sums
     f = ratio_estimate(s.n, s.sum_a, s.sum_b, s.sum_aa, s.sum_bb, s.sum_ab)
-    if not math.isfinite(q) or not math.isfinite(f.var_mean) or f.var_mean <= 0:
-        return QuantileArm(s.n, q, math.nan)
+    if not math.isfinite(f.var_mean) or f.var_mean <= 0:
+        return None
     z = -float(ndtri(alpha / 2))
-    lo = quantile_from_histogram(values, counts, p - z * f.se)
-    hi = quantile_from_histogram(values, counts, p + z * f.se)
-    return QuantileArm(s.n, q, (hi - lo) / (2 * z))
+    return p - z * f.se, p + z * f.se
+
+
+def quantile_arm(n: int, estimate: float, bounds: tuple[float, float] | None, alpha: float = 0.05) -> QuantileArm:
+    """Return the quantile with SE = half the width of its order-statistic interval over ``z``."""
+    from scipy.special import ndtri
+
+    if bounds is None or not math.isfinite(estimate):
+        return QuantileArm(n, estimate, math.nan)
+    z = -float(ndtri(alpha / 2))
+    return QuantileArm(n, estimate, (bounds[1] - bounds[0]) / (2 * z))

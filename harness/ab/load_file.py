@@ -95,6 +95,7 @@ class FrameSource:
         self.df = df
         self.name = name
         self._groups = df.groupby(["unit_id", "variant"], sort=False)
+        self.variants = [str(v) for v in dict.fromkeys(df["variant"])]
 
     def overview(self) -> tuple[dict[str, int], float | None, float | None]:
         """Units per variant (order of first appearance) and the time span in epoch seconds."""
@@ -116,12 +117,17 @@ class FrameSource:
             seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
         return units, float(seconds.min()), float(seconds.max())
 
-    def histogram(self, column: str) -> dict[str, tuple[list[float], list[int]]]:
-        """Exact distinct values and counts per variant."""
+    def quantiles(self, column: str, probs: dict[str, list[float]]) -> dict[str, list[float]]:
+        """Exact lower quantiles per variant from the sorted values."""
+        from harness.ab.data import order_statistic_index
+
         out = {}
         for variant, values in self.df.groupby("variant")[column]:
-            vals, cnts = np.unique(values.dropna().to_numpy(), return_counts=True)
-            out[str(variant)] = (vals.tolist(), cnts.tolist())
+            if str(variant) not in probs:
+                continue
+            x = np.sort(values.dropna().to_numpy())
+            out[str(variant)] = [float(x[order_statistic_index(p, len(x))]) if len(x) else float("nan")
+                                 for p in probs[str(variant)]]
         return out
 
     def _unit_value(self, value: UnitValue, thresholds: dict[str, dict[str, float]]) -> pd.Series:

@@ -111,7 +111,7 @@ def iter_events(cfg: SimulationConfig, *, chunk_units: int = 100_000) -> Iterato
         cost = (prompt * cfg.price_per_1k_prompt + response * cfg.price_per_1k_response) / 1000 * (1 + effect["cost"])
         order = np.argsort(ts, kind="stable")
         yield {
-            "unit_id": np.char.add("u", ids[unit].astype(str))[order],
+            "unit_id": np.char.add("u", np.char.zfill(ids[unit].astype(str), 9))[order],
             "variant": np.array(names, dtype=object)[arm[unit]][order],
             "ts": ts[order],
             "task_completed": done[order],
@@ -161,7 +161,7 @@ def write_store(cfg: SimulationConfig, engine: Engine, name: str, *, control: st
     ``replace`` deletes an existing experiment of that name first; ``progress(n_events)`` is called
     after each chunk.
     """
-    from harness.store.ab import EVENT_COLUMNS, create_experiment, delete_experiment, log_events
+    from harness.store.ab import create_experiment, delete_experiment, log_event_columns
 
     if replace:
         delete_experiment(engine, name)
@@ -170,10 +170,9 @@ def write_store(cfg: SimulationConfig, engine: Engine, name: str, *, control: st
     total = 0
     try:
         for chunk in iter_events(cfg):
-            cols = [chunk[c].tolist() for c in EVENT_COLUMNS]
-            sat = cols[EVENT_COLUMNS.index("satisfaction")]
-            cols[EVENT_COLUMNS.index("satisfaction")] = [None if x != x else x for x in sat]
-            total += log_events(engine, name, zip(*cols, strict=True))
+            # inserting in key order (unit, then time) appends to the clustered table instead of splitting pages
+            order = np.lexsort((chunk["ts"], chunk["unit_id"]))
+            total += log_event_columns(engine, name, {c: v[order] for c, v in chunk.items()})
             if progress:
                 progress(total)
     except BaseException:

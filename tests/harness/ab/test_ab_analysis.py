@@ -75,9 +75,7 @@ def test_file_and_store_agree(events_csv: Path, tmp_path: Path) -> None:
     for a, b in zip(store.metrics, file.metrics, strict=True):
         assert a.spec.name == b.spec.name
         assert a.effect.absolute.estimate == pytest.approx(b.effect.absolute.estimate, rel=1e-6, abs=1e-12)
-        # the store's quantiles come from a 4-decimal histogram, the file's from exact values
-        tol = 1e-3 if a.spec.type == "quantile" else 1e-6
-        assert a.effect.absolute.se == pytest.approx(b.effect.absolute.se, rel=tol)
+        assert a.effect.absolute.se == pytest.approx(b.effect.absolute.se, rel=1e-6)
 
 
 def test_cuped_reduces_the_interval(events_csv: Path) -> None:

@@ -73,8 +73,41 @@ def test_sql_aggregation_per_unit(engine) -> None:
     assert (a.n, a.sum_a, a.sum_b, a.sum_aa, a.sum_bb, a.sum_ab) == (2, 6.0, 3.0, 20.0, 5.0, 10.0)
     units, t0, t1 = src.overview()
     assert units == {"a": 2, "b": 1} and (t0, t1) == (0.0, 86400.0)
-    assert src.histogram("latency_s")["a"] == ([1.0, 2.0, 3.0], [1, 1, 1])
     with pytest.raises(DataError, match="not in the event store"):
-        src.histogram("bogus; DROP TABLE ab_events")
+        src.quantiles("bogus; DROP TABLE ab_events", {"a": [0.5]})
+
+
+@pytest.mark.parametrize("column", ["latency_s", "cost"])  # with and without an index
+def test_quantiles_match_numpy_inverted_cdf(engine, column: str) -> None:
+    import numpy as np
+
+    from harness.store.ab import log_event_columns
+
+    rng = np.random.default_rng(0)
+    create_experiment(engine, "exp", {"a": 1, "b": 1})
+    n = 2001
+    values = rng.lognormal(0, 1, n)
+    values[::50] = np.nan  # missing values are ignored
+    variant = np.where(rng.random(n) < 0.5, "a", "b")
+    log_event_columns(engine, "exp", {"unit_id": np.char.add("u", np.arange(n).astype(str)), "variant": variant,
+                                      "ts": np.arange(n, dtype=float), column: values})
+    probs = [0.0, 0.05, 0.5, 0.95, 0.999, 1.0]
+    got = StoreSource(engine, "exp").quantiles(column, {"a": probs, "b": probs})
+    for v in ("a", "b"):
+        x = values[(variant == v) & ~np.isnan(values)]
+        assert got[v] == pytest.approx(np.quantile(x, probs, method="inverted_cdf").tolist(), abs=0)
+
+
+def test_columnar_insert_errors(engine) -> None:
+    from harness.store.ab import log_event_columns
+
+    create_experiment(engine, "exp", {"a": 1, "b": 1})
+    with pytest.raises(DataError, match="missing column 'ts'"):
+        log_event_columns(engine, "exp", {"unit_id": ["u"], "variant": ["a"]})
+    with pytest.raises(DataError, match="unknown column 'latency'"):
+        log_event_columns(engine, "exp", {"unit_id": ["u"], "variant": ["a"], "ts": [0.0], "latency": [1.0]})
+    with pytest.raises(DataError, match="column 'ts' has 2 values"):
+        log_event_columns(engine, "exp", {"unit_id": ["u"], "variant": ["a"], "ts": [0.0, 1.0]})
+    assert log_event_columns(engine, "exp", {"unit_id": ["u", "u"], "variant": ["a", "a"], "ts": [0.0, 0.0]}) == 2
     with pytest.raises(DataError, match="unknown experiment 'zz'"):
         StoreSource(engine, "zz")
