@@ -148,3 +148,15 @@ def test_demo_stage(ws: Path, tmp_path: Path) -> None:
     skipped = _Ctx(ws, out, None)
     demo_stage(skipped)
     assert skipped.summary == [("comparison", "skipped (no run)")]
+
+
+def test_overfitting_from_the_trainers_log(ws: Path) -> None:
+    val = {0: 2.0, 20: 1.6, 40: 1.5, 60: 1.56, 80: 1.62}
+    rows = [{"step": s, "train_loss": 2.2 - s / 50} for s in range(0, 90, 10)]
+    rows += [{"step": s, "val_loss": v} for s, v in val.items()]
+    (ws / "models" / "lora-r16" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    candidates, metrics = load_sources(["latest"], ws, ["rougeL"])
+    report = build_comparison(candidates, metrics)
+    ((name, result),) = report.overfitting
+    assert name == "lora-r16" and result.flagged and result.best_step == 40
+    assert report.as_dict()["overfitting"][0]["flagged"] is True

@@ -1,0 +1,66 @@
+"""Printing a comparison (rich tables and verdicts) and the demo stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.compare.loading import DEFAULT_METRICS, load_sources, resolve_run, suite_metrics
+from harness.compare.report import ComparisonReport, build_comparison, fmt
+
+
+def render(report: ComparisonReport, console: Any) -> None:
+    """Print the paired table, the ranking and the verdicts with rich."""
+    from rich.table import Table
+
+    table = Table(title=f"paired comparisons vs {report.baseline} ({report.correction}-adjusted)")
+    for column in ("dataset", "metric", "candidate", "mean", "baseline", "diff [95% CI]", "test", "p", "adj. p"):
+        table.add_column(column)
+    for r in report.ranking.comparisons:
+        res = r.result
+        table.add_row(r.dataset, r.metric, r.candidate, fmt(res.mean_a), fmt(res.mean_b),
+                      f"{fmt(res.diff, True)} [{fmt(res.ci_low, True)}, {fmt(res.ci_high, True)}]", res.test,
+                      fmt(res.p_value, digits=4), fmt(r.adjusted_p, digits=4))
+    console.print(table)
+    ranks = Table(title="ranking (mean [95% CI]; = tied with the leader)")
+    for column in ("dataset", "metric", "rank", "candidate", "mean [95% CI]", "n", "tied"):
+        ranks.add_column(column)
+    for e in report.ranking.ranking:
+        iv = e.interval
+        ranks.add_row(e.dataset, e.metric, str(e.rank), e.candidate, f"{fmt(iv.estimate)} [{fmt(iv.low)}, {fmt(iv.high)}]",
+                      str(iv.n), "=" if e.tied_with_best else "")
+    console.print(ranks)
+    for line in report.verdicts():
+        console.print(f"- {line}", markup=False)
+    for cand, m, result in report.forgetting:
+        console.print(f"- {result.describe(cand, report.baseline, m)}", markup=False)
+    for cand, result in report.overfitting:
+        console.print(f"- training log of {cand}: {result.describe()}", markup=False)
+    for dataset, n in report.dropped.items():
+        if n:
+            console.print(f"[yellow]note: {n} example(s) of {dataset} were not scored for every candidate and were left out")
+
+
+def demo_stage(ctx: Any) -> None:
+    """Demo: compare every candidate of the eval stage's run with the best prompted baseline."""
+    run_id = ctx.artifacts.get("run_id")
+    if not run_id:
+        ctx.console.print("[yellow]no evaluation run from an earlier stage; skipping the comparison")
+        ctx.report("comparison", "skipped (no run)")
+        return
+    root = Path(ctx.workspace.root)
+    run_dir = resolve_run(root, str(run_id))
+    metrics = suite_metrics(run_dir) or list(DEFAULT_METRICS)
+    candidates, metrics = load_sources([str(run_id)], root, metrics)
+    report = build_comparison(candidates, metrics)
+    render(report, ctx.console)
+    from harness.io import write_json
+
+    write_json(Path(ctx.out_dir) / "comparison.json", report.as_dict())
+    ctx.artifacts["comparison"] = report.as_dict()
+    ctx.report("comparison", report.headline())
+    for cand, m, result in report.forgetting[:3]:
+        ctx.report(f"forgetting check {cand} ({m}, general)", result.status)
+    for cand, result in report.overfitting:
+        if result.flagged:
+            ctx.report(f"overfitting {cand}", result.describe())
