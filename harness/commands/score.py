@@ -17,6 +17,7 @@ def score(
     out: Annotated[Path | None, typer.Option("--out", help="Folder for scores.jsonl (per example) and summary.json.")] = None,
     schema: Annotated[Path | None, typer.Option("--schema", help="JSON Schema file for json_schema when lines carry none.")] = None,
     slice_by: Annotated[str | None, typer.Option("--slice", help="Metadata field to report per-slice results for.")] = None,
+    interval: Annotated[str, typer.Option("--interval", help="auto (Wilson for 0/1 metrics, t otherwise), t or bca.")] = "auto",
     json_output: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -26,6 +27,8 @@ def score(
     from harness.errors import HarnessError
     from harness.stats.summary import summarize_outputs
 
+    if interval not in ("auto", "t", "bca"):
+        raise HarnessError(f"unknown --interval {interval!r}", hint="use auto, t or bca")
     names = parse_metric_names([metrics])
     if not names:
         raise HarnessError("no metrics given", hint="pass --metrics exact_match,rougeL")
@@ -41,7 +44,8 @@ def score(
     from harness.metrics.base import score_examples
 
     outputs = score_examples(examples, names, settings)
-    summary = summarize_outputs(len(examples), outputs, [dict(e.metadata) for e in examples], slice_by)
+    summary = summarize_outputs(len(examples), outputs, [dict(e.metadata) for e in examples], slice_by,
+                                method=interval)
     if out is not None:
         _write_outputs(out, [e.id for e in examples], outputs, summary)
     if json_output:

@@ -5,7 +5,8 @@ sentence-transformers model name or local path works through the ``model`` setti
 
 Embeddings are cached by SHA-256 of the text, per model, in process (shared by every metric instance
 that uses the same model, so when five candidates are scored against one test set each reference is
-encoded once), and optionally on disk (``cache_dir`` setting, one ``.npy`` per text). The cache
+encoded once), and optionally on disk (``cache_dir`` setting or ``$HARNESS_EMBEDDING_CACHE``, one ``.npy`` per
+text). The cache
 counts what it really encodes (``encoded_texts``, ``encode_calls``) so tests and the benchmark can
 check it. Empty text: two empty texts score 1.0, an empty text against a non-empty one 0.0 (an
 embedding of nothing is not meaningful).
@@ -116,8 +117,12 @@ _CACHES: dict[tuple[str, str | None], EmbeddingCache] = {}
 
 
 def get_cache(model: str | None = None, cache_dir: str | os.PathLike[str] | None = None) -> EmbeddingCache:
-    """The process-wide :class:`EmbeddingCache` for ``(model, cache_dir)`` (created on first use)."""
+    """The process-wide :class:`EmbeddingCache` for ``(model, cache_dir)`` (created on first use).
+
+    ``cache_dir`` defaults to ``$HARNESS_EMBEDDING_CACHE`` when set (no disk cache otherwise).
+    """
     name = model or default_model_path()
+    cache_dir = cache_dir or os.environ.get("HARNESS_EMBEDDING_CACHE") or None
     key = (name, str(cache_dir) if cache_dir else None)
     if key not in _CACHES:
         _CACHES[key] = EmbeddingCache(name, cache_dir)

@@ -21,9 +21,14 @@ def _clean(value: Any) -> Any:
 
 
 def metric_summary(per_example: Sequence[float | None], kind: str, corpus: Mapping[str, Any] | None = None,
-                   bounds: tuple[float, float] | None = None) -> dict[str, Any]:
-    """``{"mean", "ci": [lo, hi], "n", "method", "error"?, "corpus"?}`` for one metric's scores."""
-    interval = mean_interval(per_example, kind, bounds=bounds)
+                   bounds: tuple[float, float] | None = None, method: str = "auto") -> dict[str, Any]:
+    """``{"mean", "ci": [lo, hi], "n", "method", "error"?, "corpus"?}`` for one metric's scores.
+
+    ``method="auto"`` is Wilson for binary metrics and t otherwise; ``"t"``/``"bca"`` force the
+    continuous interval (binary metrics keep Wilson).
+    """
+    chosen = "auto" if kind == "binary" else method
+    interval = mean_interval(per_example, kind, method=chosen, bounds=bounds)  # type: ignore[arg-type]
     entry: dict[str, Any] = {"mean": _clean(interval.estimate) if interval.n else None,
                              "ci": interval.as_list() if interval.n else None, "n": interval.n,
                              "method": interval.method}
@@ -35,12 +40,12 @@ def metric_summary(per_example: Sequence[float | None], kind: str, corpus: Mappi
 
 
 def summarize_outputs(n: int, outputs: Mapping[str, Any], metadata: Sequence[Mapping[str, Any]] | None = None,
-                      slice_by: str | None = None) -> dict[str, Any]:
+                      slice_by: str | None = None, method: str = "auto") -> dict[str, Any]:
     """``{"n": N, "metrics": {name: metric_summary}, "slices"?: {name: [...]}}`` for MetricOutputs."""
     from harness.metrics._shared import metric_bounds
 
     summary: dict[str, Any] = {"n": n, "metrics": {name: metric_summary(out.per_example, out.kind, out.corpus,
-                                                                        metric_bounds(name))
+                                                                        metric_bounds(name), method)
                                                     for name, out in outputs.items()}}
     if slice_by and metadata is not None:
         groups = slice_values(metadata, slice_by)

@@ -102,3 +102,12 @@ def test_compare_cli_errors(cli, workspace_dir: Path, tmp_path: Path) -> None:
     assert ghost.exit_code == 2 and "no run or predictions file" in ghost.stderr
     metric = cli("compare", "latest", "--metric", "nope")
     assert metric.exit_code == 2 and "unknown metric 'nope'" in metric.stderr
+
+
+def test_score_bca_interval(cli, predictions: Path) -> None:
+    result = cli("score", predictions, "--metrics", "rougeL,exact_match", "--interval", "bca", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)["metrics"]
+    assert data["rougeL"]["method"] == "bca" and data["exact_match"]["method"] == "wilson"
+    bad = cli("score", predictions, "--interval", "normal")
+    assert bad.exit_code == 2 and "unknown --interval" in bad.stderr

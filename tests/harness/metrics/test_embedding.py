@@ -22,9 +22,8 @@ def cache() -> EmbeddingCache:
 
 
 def test_matches_sentence_transformers(cache: EmbeddingCache) -> None:
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(default_model_path(), device="cpu")
+    model = cache.model  # the SentenceTransformer itself; encode directly, no cache involved
+    assert model.model_card_data is not None and cache.model_name == default_model_path()
     scores = cosine_similarities(cache, PREDS, REFS)
     for pred, ref, got in zip(PREDS[:3], REFS[:3], scores[:3], strict=True):
         a, b = model.encode([pred, ref])
