@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.data.reader import iter_lines, parse_line
 from harness.data.schema import example_key, messages_of, stratum_label, user_key
-from harness.data.tokens import TokenCounter, make_counter
+from harness.data.tokens import ApproxCounter, TokenCounter, make_counter
 
 TRACK_LIMIT = 1000  # distinct values kept per field before it is treated as an identifier-like field
 
@@ -148,13 +148,16 @@ def _add_lengths(profile: DatasetProfile, obj: dict[str, Any], counter: TokenCou
         return
     if messages[0]["role"] == "system":
         profile.with_system += 1
-    users = [m["content"] for m in messages if m["role"] == "user"]
-    answers = [m["content"] for m in messages if m["role"] == "assistant"]
+    counts = [counter.count_text(m["content"]) for m in messages]
+    users = [n for n, m in zip(counts, messages, strict=True) if m["role"] == "user"]
+    answers = [n for n, m in zip(counts, messages, strict=True) if m["role"] == "assistant"]
     if users:
-        profile.lengths["user_tokens"].append(sum(counter.count_text(u) for u in users))
+        profile.lengths["user_tokens"].append(sum(users))
     if answers:
-        profile.lengths["assistant_tokens"].append(counter.count_text(answers[-1]))
-    profile.lengths["total_tokens"].append(counter.count_messages(messages))
+        profile.lengths["assistant_tokens"].append(answers[-1])
+    # the estimate of a conversation is the sum of its messages; a real tokenizer renders the template
+    total = sum(counts) if isinstance(counter, ApproxCounter) else counter.count_messages(messages)
+    profile.lengths["total_tokens"].append(total)
 
 
 def _add_duplicates(profile: DatasetProfile, obj: dict[str, Any], line: int,

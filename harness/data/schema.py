@@ -131,7 +131,6 @@ def issue(line: int, code: Code, detail: str = "") -> Issue:
 
 # --- normalisation -------------------------------------------------------------------------------
 
-_SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]+")
 
 
@@ -140,12 +139,12 @@ def normalize_text(text: str) -> str:
 
     This is the equality used for exact duplicates ("same text up to whitespace and case").
     """
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def normalize_loose(text: str) -> str:
     """Return :func:`normalize_text` with punctuation removed (the equality used for near duplicates)."""
-    return _SPACE.sub(" ", _NON_WORD.sub(" ", normalize_text(text))).strip()
+    return " ".join(_NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split())
 
 
 def messages_of(example: Any) -> list[dict[str, Any]]:

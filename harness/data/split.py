@@ -263,6 +263,7 @@ def split_file(
     seed: int = 0,
     ratios: Sequence[float] = DEFAULT_RATIOS,
     stratify: str | None = None,
+    validate: bool = True,
 ):  # -> harness.data.split_io.SplitFileResult
     """Validate ``path``, split it and write ``out_dir/{train,val,test}.jsonl`` atomically.
 
@@ -272,4 +273,4 @@ def split_file(
     """
     from harness.data.split_io import split_file as _split_file
 
-    return _split_file(path, out_dir, seed=seed, ratios=ratios, stratify=stratify)
+    return _split_file(path, out_dir, seed=seed, ratios=ratios, stratify=stratify, validate=validate)

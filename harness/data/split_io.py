@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.data.reader import iter_lines, iter_objects
+from harness.data.reader import iter_lines, iter_objects, parse_line
 from harness.data.schema import CODES, example_key, get_field, stratum_label, user_key
 from harness.data.split import (
     DEFAULT_RATIOS,
@@ -70,15 +70,19 @@ def split_file(
     seed: int = 0,
     ratios: Sequence[float] | str = DEFAULT_RATIOS,
     stratify: str | None = None,
+    validate: bool = True,
 ) -> SplitFileResult:
     """Validate ``path``, split it and write ``out_dir/{train,val,test}.jsonl`` plus ``split.json``.
 
     Returns a :class:`SplitFileResult`. Raises :class:`DataError` (exit 1) with the validation
     errors when the file is invalid (duplicates excepted: they are grouped, never refused).
+    ``validate=False`` skips that check for a caller that has just validated the file itself
+    (unparseable lines are then left out of the split).
     """
     path = Path(path)
     parsed = parse_ratios(ratios)
-    refuse_invalid(path)
+    if validate:
+        refuse_invalid(path)
     exact: list[str] = []
     near: list[str | None] = []
     strata: list[str] | None = None if stratify is None else []
@@ -117,10 +121,10 @@ def _write_splits(source: Path, assignment: list[int], paths: dict[str, Path]) -
             for handle in handles:
                 stack.enter_context(handle)
             index = 0
-            for line in iter_lines(source):
-                if line.text is None:  # validated above; only a file changed meanwhile gets here
-                    raise DataError(f"{source}:{line.number} changed while splitting", hint="split again")
-                _write_line(handles[assignment[index]], line.text)
+            for number, text in _parsed_lines(source):
+                if index >= len(assignment):
+                    raise DataError(f"{source}:{number}: file grew while splitting", hint="split again")
+                _write_line(handles[assignment[index]], text)
                 index += 1
             if index != len(assignment):
                 raise DataError(f"{source} changed while splitting ({index} lines, expected {len(assignment)})",
@@ -128,13 +132,29 @@ def _write_splits(source: Path, assignment: list[int], paths: dict[str, Path]) -
             for handle in handles:
                 handle.flush()
                 os.fsync(handle.fileno())
+        mode = _default_file_mode()
         for name, tmp in zip(SPLIT_NAMES, temps, strict=True):
+            os.chmod(tmp, mode)  # mkstemp creates 0600; give the splits the usual permissions
             os.replace(tmp, paths[name])
     except BaseException:
         for tmp in temps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         raise
+
+
+def _parsed_lines(source: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(number, text)`` of the lines that parse as JSON objects: the lines that were keyed."""
+    for line in iter_lines(source):
+        _obj, problem = parse_line(line)
+        if problem is None and line.text is not None:
+            yield line.number, line.text
+
+
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _write_line(handle: Any, text: str) -> None:
