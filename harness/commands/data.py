@@ -37,20 +37,53 @@ def validate(
     max_line_bytes: Annotated[
         int, typer.Option("--max-line-bytes", min=1, help="Lines larger than this are reported, not parsed.")
     ] = 10 * 1024 * 1024,
+    write_valid: Annotated[
+        Path | None, typer.Option("--write-valid", help="Also write the lines without errors to this file "
+                                  "(drops broken lines and repeated duplicates). The exit code still reports errors.",
+                                  show_default=False)] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Check every line; exit 0 when there are no errors (warnings allowed), 1 with errors, 2 on bad arguments."""
     from harness.data.validate import validate_file
 
     report = validate_file(file, tokenizer=tokenizer, max_tokens=max_tokens, max_line_bytes=max_line_bytes)
+    kept = None
+    if write_valid is not None:
+        from harness.data.validate import write_valid as write_valid_lines
+
+        kept = write_valid_lines(file, report, write_valid)
     if json_output:
-        print_json(report.to_dict())
+        payload = report.to_dict()
+        if kept is not None:
+            payload["written"] = {"path": str(write_valid), "lines": kept}
+        print_json(payload)
     else:
         from harness.data.render import render_validation
 
-        render_validation(console(), report, show=show)
+        out = console()
+        render_validation(out, report, show=show)
+        if kept is not None:
+            out.print(f"wrote {kept} valid lines to {write_valid}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("codes")
+def codes(json_output: JsonOption = False) -> None:
+    """List every validation code with its severity and how to fix it."""
+    from harness.data.schema import CODES
+
+    if json_output:
+        print_json({c.code: {"severity": c.severity, "title": c.title, "fix": c.fix} for c in CODES.values()})
+        return
+    from rich.table import Table
+
+    table = Table(title="harness data validate: problem codes")
+    for column in ("code", "severity", "what", "fix"):
+        table.add_column(column, overflow="fold")
+    for c in CODES.values():
+        table.add_row(c.code, c.severity, c.title, c.fix)
+    console().print(table)
 
 
 @app.command("split")

@@ -37,6 +37,7 @@ class ValidationReport:
     token_counter: str | None = None
     max_tokens: int | None = None
     truncated: bool = False  # more than MAX_STORED_ISSUES problems: lists cut, counts complete
+    error_lines: set[int] = field(default_factory=set)  # every line with an error (for write_valid)
 
     @property
     def error_count(self) -> int:
@@ -242,9 +243,9 @@ def validate_file(
         counter = make_counter(tokenizer)
     report = ValidationReport(path=str(path), max_tokens=max_tokens,
                               token_counter=counter.name if counter is not None and max_tokens else None)
-    seen_exact: dict[str, int] = {}
-    seen_user: dict[str, int] = {}
-    seen_ids: dict[str, int] = {}
+    seen_exact: dict[int, int] = {}
+    seen_user: dict[int, int] = {}
+    seen_ids: dict[int, int] = {}
     styles = _KeyStyles()
     for raw in iter_lines(path, max_line_bytes=max_line_bytes):
         report.examples += 1
@@ -258,7 +259,9 @@ def validate_file(
             styles.add(raw.number, S.reference_output(obj))
         for p in problems:
             report.add(p)
-        if not any(p.severity == "error" for p in problems):
+        if any(p.severity == "error" for p in problems):
+            report.error_lines.add(raw.number)
+        else:
             report.valid += 1
     for p in styles.issues():
         report.add(p)
@@ -266,22 +269,23 @@ def validate_file(
     return report
 
 
-def _cross_line(obj: dict[str, Any], line: int, seen_exact: dict[str, int], seen_user: dict[str, int],
-                seen_ids: dict[str, int]) -> list[Issue]:
+def _cross_line(obj: dict[str, Any], line: int, seen_exact: dict[int, int], seen_user: dict[int, int],
+                seen_ids: dict[int, int]) -> list[Issue]:
+    # Keys are kept as ints (96-bit digests; hash() for ids) to hold memory to ~100 bytes per line.
     problems = []
-    exact = S.example_key(obj)
+    exact = int(S.example_key(obj), 16)
     first = seen_exact.setdefault(exact, line)
     if first != line:
         problems.append(issue(line, S.DUPLICATE, f"exact duplicate of line {first}"))
     else:
         user = S.user_key(obj)
         if user is not None:
-            first_user = seen_user.setdefault(user, line)
+            first_user = seen_user.setdefault(int(user, 16), line)
             if first_user != line:
                 problems.append(issue(line, S.NEAR_DUPLICATE, f"same user message as line {first_user}, different answer"))
     ident = obj.get("id")
     if isinstance(ident, str):
-        first_id = seen_ids.setdefault(ident, line)
+        first_id = seen_ids.setdefault(hash(ident), line)
         if first_id != line:
             problems.append(issue(line, S.DUPLICATE_ID, f"id {ident!r} already used on line {first_id}"))
     return problems
@@ -295,3 +299,23 @@ def _length(obj: dict[str, Any], line: int, counter: TokenCounter, max_tokens: i
     if tokens <= max_tokens:
         return []
     return [issue(line, S.TOO_LONG, f"example is {tokens} tokens, over --max-tokens {max_tokens} ({counter.name})")]
+
+
+def write_valid(path: str | Path, report: ValidationReport, out: str | Path) -> int:
+    """Write the lines of ``path`` that have no error (the "drop" policy) to ``out`` atomically.
+
+    Returns the number of lines written. Duplicates are dropped after their first occurrence;
+    lines with warnings are kept unchanged.
+    """
+    from harness.errors import DataError
+    from harness.io import atomic_write
+
+    if Path(out).resolve() == Path(path).resolve():
+        raise DataError(f"--write-valid {out} is the input file", hint="write the valid lines to a new file")
+    written = 0
+    with atomic_write(out) as handle:
+        for raw in iter_lines(path):
+            if raw.number not in report.error_lines and raw.text is not None:
+                handle.write(raw.text + "\n")
+                written += 1
+    return written

@@ -138,3 +138,21 @@ def test_report_json_and_against(cli, tmp_path):
     assert [(f["field"], f["value"], f["flag"]) for f in flags] == [("area", "billing", "under")]
     human = cli("data", "report", train, "--against", prod)
     assert human.exit_code == 0 and "under-covered" in human.stdout and "billing" in human.stdout
+
+
+def test_write_valid_drops_broken_lines(cli, tmp_path):
+    out = tmp_path / "clean.jsonl"
+    result = cli("data", "validate", FIXTURE, "--write-valid", out, "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["written"]["lines"] == data["valid"] == len(out.read_text().splitlines())
+    again = cli("data", "validate", out, "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["errors"] == []
+    assert cli("data", "validate", FIXTURE, "--write-valid", FIXTURE).exit_code == 2
+
+
+def test_codes_lists_every_code(cli):
+    from harness.data.schema import CODES
+
+    result = cli("data", "codes", "--json")
+    assert result.exit_code == 0 and set(json.loads(result.stdout)) == set(CODES)

@@ -203,3 +203,22 @@ def test_too_long_with_a_real_tokenizer_uses_the_chat_template(tmp_path, tiny_mo
     report = validate_file(path, tokenizer=str(tiny_model_dir), max_tokens=n_tokens - 1)
     assert found(report) == {(1, "too_long")}
     assert f"{n_tokens} tokens" in report.errors[0].message
+
+
+def test_the_file_is_streamed_not_loaded(tmp_path):
+    """Validating a 6 MB file allocates far less than the file: lines are read one at a time."""
+    import tracemalloc
+
+    path = tmp_path / "big.jsonl"
+    with open(path, "w") as handle:
+        for i in range(200):
+            handle.write(json.dumps(good(i, metadata={"pad": "z" * 30_000})) + "\n")
+    assert path.stat().st_size > 6_000_000
+    tracemalloc.start()
+    try:
+        report = validate_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.ok and report.examples == 200
+    assert peak < 1_500_000, peak
