@@ -60,9 +60,17 @@ def build(ws_dir: Path, events: int) -> None:
         rate = n / (time.perf_counter() - started)
         print(f"\r  inserted {n:,} events ({rate:,.0f}/s)", end="", flush=True)
 
+    from sqlalchemy import text
+
+    # bulk load without the latency index, then build it once (a sort) instead of 10M random inserts
+    with ws.engine.begin() as conn:
+        conn.execute(text("DROP INDEX IF EXISTS ix_ab_events_latency"))
     n = write_store(cfg, ws.engine, EXPERIMENT, control="base", progress=progress)
+    print(f"\n  inserted in {time.perf_counter() - started:.1f}s; building the latency index", flush=True)
+    with ws.engine.begin() as conn:
+        conn.execute(text("CREATE INDEX ix_ab_events_latency ON ab_events (experiment_id, variant, latency_s)"))
     ws.close()
-    print(f"\n  built {n:,} events in {time.perf_counter() - started:.1f}s")
+    print(f"  built {n:,} events in {time.perf_counter() - started:.1f}s")
     shutil.rmtree(ws_dir, ignore_errors=True)
     tmp.rename(ws_dir)
 

@@ -278,7 +278,7 @@ def _sql_value(v: Any) -> str:
 class StoreSource:
     """An :class:`~harness.ab.collect.EventSource` over one experiment's events, aggregated in SQL."""
 
-    def __init__(self, engine: Engine, experiment: str) -> None:
+    def __init__(self, engine: Engine, experiment: str, *, workers: int | None = None) -> None:
         info = get_experiment(engine, experiment)
         if info is None:
             names = [e.name for e in list_experiments(engine)]
@@ -286,7 +286,20 @@ class StoreSource:
                             hint=f"experiments in this workspace: {', '.join(names) or 'none'}")
         self.engine, self.info, self.name = engine, info, f"experiment {experiment!r}"
         self.variants = list(info.weights)
+        self.workers = workers
         self._overview: tuple[dict[str, int], float | None, float | None] | None = None
+
+    def _workers(self) -> int:
+        """Parallel parts for the aggregation: up to 4 on SQLite for large experiments, else 1."""
+        import os
+
+        if self.engine.dialect.name != "sqlite" or self.workers == 1:
+            return 1
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            n = conn.execute(text("SELECT event_count FROM ab_experiments WHERE id = :e"), {"e": self.info.id}).scalar_one()
+        return self.workers or (min(4, os.cpu_count() or 1) if n >= 200_000 else 1)
 
     def _check(self, column: str | None) -> None:
         if column is not None and column not in METRIC_COLUMNS:
@@ -321,24 +334,61 @@ class StoreSource:
                 values.setdefault(v.key, (v, _sql_value(v)))
         inner = "".join(f", {self._expr(v, thresholds, params)} AS {alias}" for v, alias in values.values())
         outer = ["COUNT(*)", "MIN(t0)", "MAX(t1)"]
+        slots: dict[str, int] = {"COUNT(*)": 0}
+
+        def slot(expr: str) -> int:  # each distinct sum is computed once, however many pairs share it
+            if expr not in slots:
+                slots[expr] = len(outer)
+                outer.append(expr)
+            return slots[expr]
+
+        layout = []
         for p in pairs:
             a, b = values[p.a.key][1], values[p.b.key][1]
-            both = f"{a} IS NOT NULL AND {b} IS NOT NULL"
-            outer += [f"SUM(CASE WHEN {both} THEN 1 ELSE 0 END)"] + [
-                f"COALESCE(SUM(CASE WHEN {both} THEN {x} END), 0)" for x in (a, b, f"{a}*{a}", f"{b}*{b}", f"{a}*{b}")]
-        sql = (f"SELECT variant, {', '.join(outer)} FROM (SELECT variant, MIN(ts) AS t0, MAX(ts) AS t1{inner} "
-               f"FROM ab_events WHERE experiment_id = :e GROUP BY unit_id, variant) GROUP BY variant")
-        with self.engine.connect() as conn:
-            rows = conn.execute(text(sql), params).all()
+            # sums, counts and le-counts are never NULL; only per-unit means and maxima can be
+            if {p.a.agg, p.b.agg} & {"mean", "max"}:
+                both = f"{a} IS NOT NULL AND {b} IS NOT NULL"
+                exprs = [f"SUM(CASE WHEN {both} THEN 1 ELSE 0 END)"] + [
+                    f"COALESCE(SUM(CASE WHEN {both} THEN {x} END), 0)" for x in (a, b, f"{a}*{a}", f"{b}*{b}", f"{a}*{b}")]
+            else:
+                exprs = ["COUNT(*)"] + [f"TOTAL({x})" for x in (a, b, f"{a}*{a}", f"{b}*{b}", f"{a}*{b}")]
+            layout.append([slot(e) for e in exprs])
+        workers = self._workers()
+        part = " AND unicode(substr(unit_id, -1)) % :k = :part" if workers > 1 else ""
+        sql = text(f"SELECT variant, {', '.join(outer)} FROM (SELECT variant, MIN(ts) AS t0, MAX(ts) AS t1{inner} "
+                   f"FROM ab_events WHERE experiment_id = :e{part} GROUP BY unit_id, variant) GROUP BY variant")
+
+        def run(index: int) -> list:
+            with self.engine.connect() as conn:
+                return conn.execute(sql, {**params, "k": workers, "part": index}).all()
+
+        if workers > 1:
+            # units are split by a function of their id, so each unit's events stay in one part and the
+            # parts' sums simply add up; sqlite3 releases the GIL, so the parts run on separate cores
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as pool:
+                results = [row for rows in pool.map(run, range(workers)) for row in rows]
+        else:
+            results = run(0)
+        totals: dict[str, list] = {}
+        for row in results:
+            acc = totals.get(row[0])
+            if acc is None:
+                totals[row[0]] = list(row)
+                continue
+            acc[1] += row[1]
+            acc[2], acc[3] = min(acc[2], row[2]), max(acc[3], row[3])
+            for j in range(4, len(row)):
+                acc[j] += row[j]
         out: dict[str, list[PairSums]] = {}
         units: dict[str, int] = {}
         t0 = t1 = None
-        for row in rows:
+        for row in totals.values():
             units[row[0]] = int(row[1])
             t0 = row[2] if t0 is None else min(t0, row[2])
             t1 = row[3] if t1 is None else max(t1, row[3])
-            out[row[0]] = [PairSums(int(row[4 + 6 * i]), *(float(x) for x in row[5 + 6 * i: 10 + 6 * i]))
-                           for i in range(len(pairs))]
+            out[row[0]] = [PairSums(int(row[idx[0] + 1]), *(float(row[j + 1]) for j in idx[1:])) for idx in layout]
         ordered = {v: units[v] for v in self.info.weights if v in units}
         ordered.update({v: n for v, n in units.items() if v not in ordered})
         self._overview = (ordered, t0, t1)
