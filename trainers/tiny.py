@@ -154,14 +154,30 @@ def cached_tiny_model(**kwargs) -> Path:
     corpus = kwargs.pop("texts", None) or default_corpus()
     key = hashlib.sha256(json.dumps([TINY_VERSION, sorted(kwargs.items()), corpus]).encode()).hexdigest()[:12]
     target = cache_root() / f"tiny-{key}"
-    if (target / "config.json").exists() and (target / "tokenizer.json").exists():
+    if _is_built(target):
         return target
-    staging = target.with_name(target.name + f".building-{os.getpid()}")
-    build_tiny_model(staging, texts=corpus, **kwargs)
-    try:
-        os.replace(staging, target)
-    except OSError:  # another process finished first: keep theirs
-        import shutil
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # One builder at a time per recipe: concurrent test sessions wait for it instead of each spending
+    # minutes of a shared CPU on the same model (an OS file lock, released if the builder dies).
+    with open(target.with_name(target.name + ".lock"), "w") as lock:
+        try:
+            import fcntl
 
-        shutil.rmtree(staging, ignore_errors=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:  # not on POSIX: fall back to racing, the rename below keeps one result
+            pass
+        if _is_built(target):
+            return target
+        staging = target.with_name(target.name + f".building-{os.getpid()}")
+        build_tiny_model(staging, texts=corpus, **kwargs)
+        try:
+            os.replace(staging, target)
+        except OSError:  # another process finished first: keep theirs
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _is_built(target: Path) -> bool:
+    return (target / "config.json").exists() and (target / "tokenizer.json").exists()
