@@ -2,7 +2,8 @@
 
 Every example has the same JSON Schema (:data:`SCHEMA`, also written to ``extract/schema.json``).
 The reference is compact canonical JSON: keys in schema order, ``json.dumps(obj,
-separators=(", ", ": "), ensure_ascii=False)``; absent facts are ``null``. Messages are kept short
+separators=(",", ":"), ensure_ascii=False)`` (no spaces: 8 SmolLM2 tokens fewer per answer); absent facts
+are ``null``. Messages are kept short
 (prompt + answer well under ~120 SmolLM2 tokens) because the demo fine-tunes on CPU.
 """
 
@@ -33,8 +34,8 @@ SCHEMA: dict = {
 }
 
 SYSTEM = (
-    "Extract the order details from the message. Reply with JSON only, keys: name, order_id, product "
-    "(singular), quantity, issue (damaged, late, wrong_item, missing, refund or cancel). Use null if not given."
+    "Extract the order as JSON with keys name, order_id, product, quantity, issue (damaged, late, wrong_item, "
+    "missing, refund, cancel); null if unknown."
 )
 
 ISSUE_WEIGHTS = {"damaged": 0.2, "late": 0.2, "wrong_item": 0.15, "missing": 0.15, "refund": 0.15,
@@ -66,12 +67,12 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "I got {items} in {order} and {it} arrived broken.",
         "{Order} came today, but {items} {be} damaged.",
         "Unfortunately {items} from {order} arrived cracked.",
-        "Received {items} ({order}) in a crushed box and {it} {be} damaged.",
+        "Got {items} ({order}) and {it} {be} damaged.",
     ),
     "late": (
         "I'm still waiting for {items} from {order}.",
         "{Order} with {items} hasn't arrived yet.",
-        "It's been two weeks and {items} from {order} never showed up.",
+        "Two weeks on, {items} from {order} never came.",
         "Tracking for {order} hasn't moved and {items} {be} late.",
     ),
     "wrong_item": (
@@ -83,14 +84,14 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "missing": (
         "{Order} arrived but {items} {be} missing from the box.",
         "The box for {order} didn't include {items}.",
-        "I only got part of {order}; {items} {be} not in the package.",
+        "Only part of {order} came; {items} {be} not there.",
         "{Order} showed up without {items}.",
     ),
     "refund": (
         "I'd like a refund for {items} from {order}.",
-        "Please refund me for {items} in {order}, I don't want {it} anymore.",
+        "Please refund {items} in {order}, I don't want {them}.",
         "Can I get my money back for {items} ({order})?",
-        "I returned {items} from {order} last week and want my refund.",
+        "I returned {items} from {order}, where is my refund?",
     ),
     "cancel": (
         "Please cancel {order} for {items}.",
@@ -99,15 +100,14 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "I changed my mind about {items}, please cancel {order}.",
     ),
 }
-INTROS = ("Hi, I'm {name}.", "This is {name}.", "Hello, my name is {name}.", "{name} here.")
-SIGNATURES = ("Thanks, {name}", "- {name}", "Regards, {name}", "Best, {name}")
-EXTRAS = ("Please help.", "What should I do?", "This is really frustrating.", "Thanks for your help.",
-          "Let me know the next steps.", "")
+INTROS = ("Hi, I'm {name}.", "This is {name}.", "I'm {name}.", "{name} here.")
+SIGNATURES = ("Thanks, {name}", "- {name}", "Best, {name}")
+EXTRAS = ("Please help.", "Thanks!", "Help?", "", "", "", "", "")
 
 
 def canonical_json(obj: dict) -> str:
-    """Return ``obj`` as the canonical reference string (schema key order, ``", "``/``": "`` separators)."""
-    return json.dumps({key: obj[key] for key in KEYS}, ensure_ascii=False, separators=(", ", ": "))
+    """Return ``obj`` as the canonical reference string (schema key order, no spaces after ``,``/``:``)."""
+    return json.dumps({key: obj[key] for key in KEYS}, ensure_ascii=False, separators=(",", ":"))
 
 
 def _quantity_text(rng: random.Random, quantity: int, singular: str) -> str:
@@ -136,12 +136,13 @@ def draw_example(rng: random.Random, issue: str) -> tuple[str, dict, list[str]]:
         quantity = rng.choice((1, 1, 1, 2, 2, 3, 4, 5, 6, 8, 10, 12))
         amount = _quantity_text(rng, quantity, singular)
         items = f"{amount} {singular if quantity == 1 else plural}"
-        be, it = ("was", "it") if quantity == 1 else ("were", "they")
+        be, it, them = ("was", "it", "it") if quantity == 1 else ("were", "they", "them")
         product = singular
     else:
         items, be, it = rng.choice(NO_PRODUCT)
+        them = "them" if it == "they" else it
     sentence = rng.choice(TEMPLATES[issue]).format(
-        items=items, order=order_ref, Order=order_ref[0].upper() + order_ref[1:], be=be, it=it)
+        items=items, order=order_ref, Order=order_ref[0].upper() + order_ref[1:], be=be, it=it, them=them)
     parts = [sentence]
     if name is not None:
         if rng.random() < 0.5:
@@ -171,7 +172,7 @@ def generate_extract(n: int, seed: int = 0) -> list[dict]:
             if style == "casual":
                 message = casualize(message, rng, protect=protected)
             elif style == "typos":
-                message = add_typos(message, rng, rate=0.2, minimum=1, protect=protected)
+                message = add_typos(message, rng, rate=0.12, minimum=1, protect=protected)
             key = normalise(message)
             if key not in seen:
                 break

@@ -15,6 +15,7 @@ from evalsets.support_kb import (
     CLOSERS_FORMAL,
     CONTEXT,
     DETAILS,
+    INTENT_DETAILS,
     INTENTS,
     OPENERS_CASUAL,
     OPENERS_FORMAL,
@@ -51,7 +52,7 @@ SEAT_ANSWERS = {
                   "number in your contract are billed quarterly at your contracted rate, and your account "
                   "manager can adjust the contract.",
 }
-SHIP_YES = ("Yes, we ship Nimbus hardware, including the {product}, to {country}. International delivery "
+SHIP_YES = ("Yes, we ship Nimbus hardware to {country}. International delivery "
             "takes 7-12 business days, and customs duties or import taxes are paid by the recipient on "
             "delivery.")
 SHIP_NO = ("We don't ship hardware to {country} yet; we currently deliver to the United States, Canada, the "
@@ -142,7 +143,8 @@ def build_query(rng: random.Random, intent: Intent, slots: dict[str, str], custo
         body.append(rng.choice(CONTEXT[customer_type]))
     body.append(rng.choice(intent.questions))
     if target_length == "long":
-        body.extend(rng.sample(DETAILS[intent.area], k=rng.choice((1, 2))))
+        details = INTENT_DETAILS.get(intent.key, ()) + DETAILS[intent.area]
+        body.extend(rng.sample(details, k=rng.choice((1, 2))))
     closer = rng.choice(closers) if target_length != "short" and rng.random() < 0.6 else ""
     text = joiner.join(part for part in (opener, " ".join(body), closer) if part).format(**slots)
     protect = [v for k, v in slots.items() if k not in ("seat_answer", "ship_answer", "availability")]

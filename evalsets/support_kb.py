@@ -51,7 +51,7 @@ INTENTS: tuple[Intent, ...] = (
         "How do I get a refund for the {amount} I paid on {date}?",
     ), "Annual plans can be refunded in full within 14 days of the renewal date; monthly plans are not "
        "refunded, but cancelling stops the next charge. To request a refund for the renewal on {date}, go to "
-       "Settings > Billing > Cancel plan and choose Refund. The {amount} reaches your card within 5-7 "
+       "Settings > Billing > Cancel plan and choose Refund. The refund reaches your card within 5-7 "
        "business days. {tier}", {
         "consumer": "Your files stay available in read-only mode for 30 days after you cancel.",
         "business": "Only a workspace admin can cancel a Business plan, so ask your admin if the option is "
@@ -124,8 +124,8 @@ INTENTS: tuple[Intent, ...] = (
         "My Nimbus desktop app (version {version}) on {os} has been stuck on Syncing for hours.",
         "Changes I make on my {os} computer don't show up on my other devices.",
         "Sync stopped working on {os} after I installed version {version}.",
-    ), "Sync problems on {os} are usually fixed by updating the desktop app: version {version} is out of "
-       "date, and the current release is 6.4. After updating, check that sync is not paused (Nimbus icon > "
+    ), "Sync problems on {os} are usually fixed by updating the desktop app to the current release, 6.4. "
+       "After updating, check that sync is not paused (Nimbus icon > "
        "Resume sync) and that no file is larger than the 50 GB per-file limit. If it is still stuck, sign "
        "out and back in to rebuild the sync index. {tier}", {
         "consumer": "Your files are safe in the cloud while you do this.",
@@ -166,7 +166,7 @@ INTENTS: tuple[Intent, ...] = (
         "My uploads crawl at {speed} MB/s on {os}, what can I do?",
     ), "Upload speed is limited by the bandwidth setting of the desktop app, which is set to Automatic by "
        "default and slows down large transfers. Open Preferences > Network and set the upload limit to "
-       "Don't limit. Large uploads like your {size} GB folder are also faster in the desktop app than in "
+       "Don't limit. Large uploads are also faster in the desktop app than in "
        "the browser, because it sends several files in parallel. {tier}", {
         "consumer": "",
         "business": "For teams in one office, turning on LAN sync lets computers copy files from each "
@@ -281,7 +281,7 @@ INTENTS: tuple[Intent, ...] = (
     ), "Standard shipping takes 3-5 business days and express shipping 1-2 business days after dispatch. "
        "You can follow your order with the tracking link in the shipping confirmation email or under "
        "Account > Orders. If it has not arrived 10 business days after dispatch, we send a replacement "
-       "{product} at no cost. {tier}", {
+       "at no cost. {tier}", {
         "consumer": "",
         "business": "Business orders are delivered to the address on your workspace unless you chose "
                     "another one at checkout.",
@@ -363,32 +363,41 @@ CONTEXT: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Extra detail sentences used in long queries, per product area.
+# Extra detail sentences used in long queries: generic ones per product area (they fit every intent of
+# the area) plus specific ones for some intents.
 DETAILS: dict[str, tuple[str, ...]] = {
     "billing": (
-        "I need this sorted before our month-end close.",
-        "This is the second time this has happened.",
-        "I checked my bank app twice to be sure.",
         "Our finance team is asking me about it.",
+        "I need this sorted before the end of the month.",
+        "I couldn't find the answer in your help center.",
     ),
     "technical": (
-        "I already tried restarting my computer.",
-        "It started after yesterday's update.",
-        "Nothing in your help center solved it.",
-        "My colleagues don't seem to have the problem.",
+        "This is blocking my work today.",
+        "I couldn't find the answer in your help center.",
+        "My colleagues asked me to look into it.",
     ),
     "account": (
-        "I need access for a client meeting today.",
-        "I have important files in there.",
-        "I tried this from two different browsers.",
-        "I'm worried someone else is trying to get in.",
+        "This is quite urgent for me.",
+        "I couldn't find the answer in your help center.",
+        "I have been a customer for years.",
     ),
     "shipping": (
         "I need it before a trip next week.",
-        "The tracking page hasn't changed in days.",
-        "It was meant to be a gift.",
-        "I paid for express delivery.",
+        "It is meant to be a gift.",
+        "I'd like to sort this out quickly.",
     ),
+}
+INTENT_DETAILS: dict[str, tuple[str, ...]] = {
+    "double_charge": ("This is the second time this has happened.", "I checked my bank app twice to be sure."),
+    "failed_payment": ("The card works fine everywhere else.",),
+    "sync_issue": ("I already tried restarting my computer.", "It started after yesterday's update."),
+    "app_crash": ("I already tried restarting my computer.", "It started after yesterday's update."),
+    "error_code": ("It started after yesterday's update.", "My colleagues don't seem to have the problem."),
+    "password_reset": ("I need access for a client meeting today.", "I tried this from two different browsers."),
+    "locked_account": ("I need access for a client meeting today.", "I'm worried someone else is trying to get in."),
+    "lost_2fa": ("I need access for a client meeting today.", "I have important files in there."),
+    "where_is_order": ("The tracking page hasn't changed in days.", "I paid for express delivery."),
+    "damaged_item": ("The box itself looked fine.", "I only opened it this morning."),
 }
 
 OPENERS_FORMAL = ("Hello,", "Good morning,", "Hi there,", "Dear Nimbus support,", "Hello team,")

@@ -213,6 +213,33 @@ def test_support_metadata_and_answers_are_specific(bundled: dict) -> None:
     assert all(r["messages"][1]["content"][0].isupper() for r in formal)
 
 
+def test_support_answers_only_repeat_facts_the_customer_gave(bundled: dict) -> None:
+    """Amounts, dates, ids, codes, versions, systems, products and places in an answer come from the query.
+
+    Otherwise the reference would teach the model to invent them. Policy constants (prices, the current
+    app version, the list of countries Nimbus ships to) are the exceptions.
+    """
+    from evalsets import vocab
+
+    policy = {"$14.99", "$15", "6.4"}
+    names = sorted([*vocab.OPERATING_SYSTEMS, *vocab.INTEGRATIONS, *vocab.HARDWARE, *vocab.COUNTRIES,
+                    *vocab.CITIES], key=len, reverse=True)
+    months, named = "|".join(vocab.MONTHS), "|".join(map(re.escape, names))
+    fact = re.compile(r"\$[\d,]+(?:\.\d\d)?|NV-\d{6}|\bE\d{3}\b|\b\d\.\d\b|\b\d{4}\b"
+                      + rf"|\b(?:{months}) \d{{1,2}}\b|\b(?:{named})\b")
+    checked = 0
+    for rows in bundled["support"].values():
+        for row in rows:
+            query, answer = row["messages"][1]["content"], row["messages"][-1]["content"]
+            if "we currently deliver to" in answer:
+                answer = answer.split("we currently deliver to")[0] + answer.split("European Union.")[1]
+            for value in fact.findall(answer):
+                if value not in policy:
+                    assert value in query, (row["id"], value, query)
+                    checked += 1
+    assert checked > 500
+
+
 def test_general_references_are_exact(bundled: dict) -> None:
     rows = [row for split in bundled["general"].values() for row in split]
     tasks = Counter(row["metadata"]["task"] for row in rows)
