@@ -288,6 +288,14 @@ def test_suite_files_parse_with_the_agreed_keys(bundled: dict) -> None:
         few_shot = suite["candidates"][1]["prompt"]
         assert few_shot == {"few_shot": 3, "from": "train.jsonl"} and (path.parent / few_shot["from"]).is_file()
         assert suite["metrics"] and set(suite["metrics"]) <= CONTRACT_METRICS, suite["metrics"]
+    # The eval runner's own parser accepts them, and every metric is registered.
+    from harness.metrics.base import available_metrics
+    from harness.runs.suite import load_suite
+
+    for name in ALL_SETS:
+        suite = load_suite(ROOT / name / "suite.yaml")
+        assert [c.name for c in suite.candidates] == ["base-zero-shot", "base-few-shot"]
+        assert set(suite.metrics) <= set(available_metrics()), suite.metrics
     extract = yaml.safe_load((ROOT / "extract" / "suite.yaml").read_text(encoding="utf-8"))
     assert extract["metrics"] == ["json_valid", "json_schema", "exact_match"]
     assert extract["generation"]["max_new_tokens"] == 96
