@@ -164,6 +164,8 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
         extra={"stopped_early": outcome.stopped_early, "best_checkpoint": outcome.best_checkpoint,
                "overfitting_warned": outcome.overfitting_warned, "render": lineage["render"],
                "data": data_info, "device": "cuda" if torch.cuda.is_available() else "cpu",
+               "processes": trainer.args.world_size,
+               "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps,
                "mean_tokens_per_s": round(sum(tokens_per_s) / len(tokens_per_s), 1) if tokens_per_s else None},
     )
     stored = register(ws, record, overwrite=True)

@@ -59,8 +59,13 @@ def _open(workspace):
 
 def _from_row(row) -> ModelRecord:
     names = ModelRecord.__dataclass_fields__
+    import datetime as dt
+
     values = {name: getattr(row, name) for name in names if name != "created_at"}
-    return ModelRecord(**values, created_at=row.created_at.isoformat() if row.created_at else None)
+    created = row.created_at
+    if created is not None and created.tzinfo is None:  # SQLite drops the zone; the value is UTC
+        created = created.replace(tzinfo=dt.UTC)
+    return ModelRecord(**values, created_at=created.isoformat() if created else None)
 
 
 def register(workspace, record: ModelRecord, *, overwrite: bool = False) -> ModelRecord:

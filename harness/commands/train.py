@@ -1,12 +1,59 @@
-"""``harness train``."""
+"""``harness train CONFIG.yaml [key=value ...] [--sweep key=v1,v2]``: train and register candidates."""
 
 from __future__ import annotations
 
-from harness.commands._common import WorkspaceOption
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.commands._common import JsonOption, WorkspaceOption
 
 
-def train(workspace: WorkspaceOption = None) -> None:
-    """(being built)"""
-    from harness.errors import HarnessError
+def train(
+    config: Annotated[Path, typer.Argument(help="Training config (YAML); see trainers/configs/lora-extract.yaml.")],
+    overrides: Annotated[list[str] | None, typer.Argument(
+        help="Dotted overrides, e.g. lora.r=32 lr=1e-4 max_steps=30.", show_default=False)] = None,
+    sweep: Annotated[list[str] | None, typer.Option(
+        "--sweep", help="Train one candidate per value: --sweep lora.r=8,16,32 (repeat for a grid).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a registered model of the same name.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and print the resolved configs only.")] = False,
+    workspace: WorkspaceOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Train one candidate (or one per sweep value) and record it in the workspace model registry.
 
-    raise HarnessError("`harness train` is not available yet")
+    Multi-GPU / multi-node: run the same command under accelerate, e.g.
+    `accelerate launch --num_processes 2 $(which harness) train CONFIG.yaml` (see trainers/README.md).
+    """
+    from harness.commands._common import err_console, open_workspace, print_json
+    from harness.errors import ConfigError
+    from trainers.config import read_config_file, sweep_configs
+
+    data = read_config_file(config)
+    try:
+        configs = sweep_configs(data, list(overrides or []), list(sweep or []))
+    except ConfigError as exc:
+        raise ConfigError(f"{config}: {exc.message}", hint=exc.hint) from None
+    if dry_run:
+        print_json([c.to_dict() for c in configs])
+        return
+    from trainers.api import train as train_model
+
+    messages = err_console()
+    ws = open_workspace(workspace)
+    records = []
+    for index, resolved in enumerate(configs, start=1):
+        if len(configs) > 1:
+            messages.rule(f"candidate {index}/{len(configs)}: {resolved.name}")
+        records.append(train_model(resolved, ws, overwrite=force, say=lambda m: messages.print(m, markup=False)))
+    import os
+
+    if os.environ.get("RANK", "0") != "0":  # under accelerate/torchrun only the main process reports
+        return
+    if json_output:
+        print_json([r.to_dict() for r in records] if len(records) > 1 else records[0].to_dict())
+        return
+    for record in records:
+        typer.echo(f"{record.name}\t{record.method}\tbest val loss {record.best_val_loss:.4f}\t"
+                   f"{record.steps} steps\t{record.wall_time_s:.1f}s\t{record.path}")
