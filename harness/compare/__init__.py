@@ -5,9 +5,9 @@ Sources ``harness compare`` accepts: a run id or ``latest`` (every candidate of 
 is the candidate's name and ``test`` its dataset). Scores come from the run's ``scores/`` files when
 they hold the metric, else they are computed from the predictions.
 
-Baseline: ``baseline=`` when given; otherwise the best prompted baseline (a run candidate without an
-adapter whose model is not a workspace model, or whose name starts with ``base``), best by the first
-metric on the first non-``general`` dataset; otherwise the last source listed. Every other candidate
+Baseline: ``baseline=`` when given; otherwise the best prompted baseline (candidates named ``base*``
+first, else run candidates without an adapter whose model is not a workspace model), best by the
+first metric on the first non-``general`` dataset; otherwise the last source listed. Every other candidate
 is compared with it on every dataset and metric, all p-values adjusted together. When a ``general``
 dataset is present, each candidate also gets a non-inferiority (forgetting) check against it.
 """

@@ -92,7 +92,12 @@ def runs_dir(workspace_root: Path) -> Path:
 
 
 def resolve_run(workspace_root: Path, ref: str) -> Path:
-    """The folder of run ``ref`` (an id, or ``latest`` = the newest run id); raises listing the runs."""
+    """The folder of run ``ref`` (an id, ``latest`` = the newest run id, or a run folder's path).
+
+    Raises :class:`HarnessError` listing the known runs when there is no such run.
+    """
+    if Path(ref).is_dir() and (Path(ref) / "predictions").is_dir():  # a run folder given by path
+        return Path(ref).resolve()
     folder = runs_dir(workspace_root)
     runs = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
     if ref == "latest":

@@ -69,7 +69,9 @@ def choose_baseline(candidates: Sequence[CandidateScores], aligned: Mapping[str,
             raise HarnessError(f"--baseline {baseline!r} is not one of the candidates", hint=f"choose from {', '.join(names)}")
         return baseline
     prompted = [c.name for c in candidates if c.prompted]
-    if not prompted or len(prompted) == len(names) and len(names) == 2:
+    named_base = [n for n in prompted if n.startswith("base")]
+    prompted = named_base or prompted  # a candidate called base-* is the clearest sign of a baseline
+    if not prompted or len(prompted) == len(names) == 2:
         return names[-1]
     datasets = [d for d, _m in next(iter(aligned.values())).keys()] if aligned else []
     main = next((d for d in dict.fromkeys(datasets) if d != "general"), datasets[0] if datasets else None)

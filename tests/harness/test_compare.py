@@ -160,3 +160,49 @@ def test_overfitting_from_the_trainers_log(ws: Path) -> None:
     ((name, result),) = report.overfitting
     assert name == "lora-r16" and result.flagged and result.best_step == 40
     assert report.as_dict()["overfitting"][0]["flagged"] is True
+
+
+@pytest.mark.slow
+def test_compare_reads_a_run_written_by_the_runner(tmp_path: Path) -> None:
+    """End to end with the eval runner (a fake backend) instead of a fabricated folder."""
+    runner = pytest.importorskip("harness.runs.runner")
+    from harness.backends.base import Generation, register_backend
+    from harness.runs.suite import Suite
+    from harness.workspace import Workspace
+
+    repo = Path(__file__).resolve().parents[2]
+
+    class Oracle:
+        name = "oracle-test"
+
+        def __init__(self, spec) -> None:
+            self.spec = spec
+
+        @property
+        def fingerprint(self) -> str:
+            return f"oracle-{self.spec.model}"
+
+        def generate(self, requests):
+            # "good" answers "sales" three times in four, "bad" always "billing"
+            return [Generation("sales" if self.spec.model == "good" and i % 4 else "billing", 0.01, 5, 1)
+                    for i, _ in enumerate(requests)]
+
+        def close(self) -> None:
+            pass
+
+    register_backend("oracle-test", Oracle)
+    suite = Suite(name="integ", datasets={"test": str(repo / "evalsets/classify/test.jsonl"),
+                                          "general": str(repo / "evalsets/general/test.jsonl")},
+                  candidates=[{"name": "base-zero-shot", "model": "bad", "backend": "oracle-test"},
+                              {"name": "tuned", "model": "good", "backend": "oracle-test"}],
+                  metrics=["accuracy", "exact_match"])
+    root = tmp_path / "ws"
+    result = runner.run_suite(suite, Workspace.open(root), limit=30, show_progress=False)
+    candidates, metrics = load_sources([result.run_id], root)
+    assert metrics == ["accuracy", "exact_match"]
+    report = build_comparison(candidates, metrics)
+    assert report.baseline == "base-zero-shot"
+    assert {(r.dataset, r.metric) for r in report.ranking.comparisons} == {
+        ("test", "accuracy"), ("test", "exact_match"), ("general", "accuracy"), ("general", "exact_match")}
+    assert all(r.result.n == 30 for r in report.ranking.comparisons)
+    assert [f.status for _c, _m, f in report.forgetting] == ["PASS", "PASS"]  # identical answers on general
