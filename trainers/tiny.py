@@ -150,9 +150,16 @@ def cache_root() -> Path:
 
 
 def cached_tiny_model(**kwargs) -> Path:
-    """Build the tiny model once per recipe and corpus, and return its cached folder."""
-    corpus = kwargs.pop("texts", None) or default_corpus()
-    key = hashlib.sha256(json.dumps([TINY_VERSION, sorted(kwargs.items()), corpus]).encode()).hexdigest()[:12]
+    """Build the tiny model once per recipe and corpus, and return its cached folder.
+
+    With the default corpus the cache key names which bundled sets fed it, not their exact text:
+    regenerating the eval sets (as their generator is tuned) must not make every test session
+    rebuild the model. Bump :data:`TINY_VERSION` to force a rebuild.
+    """
+    texts = kwargs.pop("texts", None)
+    corpus = list(texts) if texts else default_corpus()
+    corpus_key: object = corpus if texts else ["default", *_default_corpus_sources()]
+    key = hashlib.sha256(json.dumps([TINY_VERSION, sorted(kwargs.items()), corpus_key]).encode()).hexdigest()[:12]
     target = cache_root() / f"tiny-{key}"
     if _is_built(target):
         return target
@@ -177,6 +184,11 @@ def cached_tiny_model(**kwargs) -> Path:
 
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _default_corpus_sources() -> list[str]:
+    root = Path(__file__).resolve().parent.parent / "evalsets"
+    return sorted(p.parent.name for p in root.glob("*/train.jsonl"))
 
 
 def _is_built(target: Path) -> bool:
