@@ -221,6 +221,10 @@ def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
             effect = (compare_arms_sequential(c_arm, t_arm, alpha=config.alpha, config=seq) if seq
                       else compare_arms(c_arm, t_arm, alpha=config.alpha))
             raw.append((spec, t, {control: c_arm, t: t_arm}, effect, theta))
+    if config.cuped_covariate:
+        skipped = [s.name for s in config.metrics if s.type not in ("mean", "proportion")]
+        if skipped:
+            notes.append(f"CUPED adjusts mean and proportion metrics only; not applied to {', '.join(skipped)}")
     adjusted = adjust_p_values([r[3].absolute.p_value for r in raw], config.correction)
     results = []
     for (spec, t, arms, effect, theta), p_adj in zip(raw, adjusted, strict=True):

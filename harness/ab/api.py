@@ -24,7 +24,7 @@ def analyze_experiment(engine: Engine, name: str, config: AnalysisConfig | None 
     The experiment's own control and weights (and its stored config) apply unless ``config`` sets them.
     """
     from harness.ab.collect import collect
-    from harness.store.ab import StoreSource
+    from harness.ab.store_source import StoreSource
 
     source = StoreSource(engine, name)
     config = config or AnalysisConfig()

@@ -1,0 +1,198 @@
+"""The event store as an :class:`~harness.ab.collect.EventSource`: every aggregation runs in SQL.
+
+Per-unit values come from the rollup table ``ab_units`` (one row per unit, kept in step with the
+events by :func:`harness.store.ab.log_events`), then one ``GROUP BY variant`` query turns them into
+sums, so only a few numbers per variant leave the database. Quantiles walk the latency index, and a
+quantile's per-unit "events at or below q" counts come from the index too (only the events above q
+are read).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+from harness.ab.data import Pair, PairSums, UnitValue, order_statistic_index
+from harness.errors import DataError
+from harness.store.ab import METRIC_COLUMNS, get_experiment, list_experiments
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+#: Run the aggregation in this many parallel parts (by unit) from this many units on (SQLite only).
+PARALLEL_FROM_UNITS = 100_000
+
+
+class StoreSource:
+    """One experiment's events, aggregated in SQL."""
+
+    def __init__(self, engine: Engine, experiment: str, *, workers: int | None = None) -> None:
+        info = get_experiment(engine, experiment)
+        if info is None:
+            names = [e.name for e in list_experiments(engine)]
+            raise DataError(f"unknown experiment {experiment!r}",
+                            hint=f"experiments in this workspace: {', '.join(names) or 'none'}")
+        self.engine, self.info, self.name = engine, info, f"experiment {experiment!r}"
+        self.variants = list(info.weights)
+        self.workers = workers
+        self._overview: tuple[dict[str, int], float | None, float | None] | None = None
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def _check(self, column: str | None) -> None:
+        if column is not None and column not in METRIC_COLUMNS:
+            raise DataError(f"{self.name}: metric column {column!r} is not in the event store",
+                            hint=f"store columns: {', '.join(METRIC_COLUMNS)}")
+
+    def _unit_expr(self, v: UnitValue) -> str:
+        """The per-unit value as an expression over the rollup row."""
+        self._check(v.column)
+        if v.agg == "count":
+            return "n" if v.column is None else f"{v.column}_n"
+        if v.agg == "sum":
+            return f"{v.column}_sum"
+        if v.agg == "max":
+            return f"{v.column}_max"
+        if v.agg == "mean":
+            return f"(CASE WHEN {v.column}_n > 0 THEN {v.column}_sum * 1.0 / {v.column}_n END)"
+        if v.agg == "le":  # patched afterwards from the index: start from the unit's count of values
+            return f"{v.column}_n"
+        raise ValueError(f"unknown per-unit aggregate {v.agg!r}")
+
+    def _workers(self, units: int) -> int:
+        if self.engine.dialect.name != "sqlite":
+            return 1
+        if self.workers:
+            return self.workers
+        return min(4, os.cpu_count() or 1) if units >= PARALLEL_FROM_UNITS else 1
+
+    def pair_sums(self, pairs: list[Pair], thresholds: dict[str, dict[str, float]]) -> dict[str, list[PairSums]]:
+        """Sums per variant of each pair of per-unit values (one query over the rollup, maybe in parts)."""
+        from sqlalchemy import text
+
+        outer = ["COUNT(*)", "MIN(t_first)", "MAX(t_last)"]
+        slots: dict[str, int] = {"COUNT(*)": 0}
+
+        def slot(expr: str) -> int:  # each distinct sum is computed once, however many pairs share it
+            if expr not in slots:
+                slots[expr] = len(outer)
+                outer.append(expr)
+            return slots[expr]
+
+        layout = []
+        for p in pairs:
+            a, b = self._unit_expr(p.a), self._unit_expr(p.b)
+            if {p.a.agg, p.b.agg} & {"mean", "max"}:  # only these can be NULL for a unit
+                both = f"{a} IS NOT NULL AND {b} IS NOT NULL"
+                exprs = [f"SUM(CASE WHEN {both} THEN 1 ELSE 0 END)"] + [
+                    f"COALESCE(SUM(CASE WHEN {both} THEN {x} END), 0)" for x in (a, b, f"{a}*{a}", f"{b}*{b}", f"{a}*{b}")]
+            else:
+                exprs = ["COUNT(*)"] + [f"COALESCE(SUM({x}), 0)" for x in (a, b, f"{a}*{a}", f"{b}*{b}", f"{a}*{b}")]
+            layout.append([slot(e) for e in exprs])
+        params = {"e": self.info.id}
+        with self.engine.connect() as conn:
+            n_units = conn.execute(text("SELECT COUNT(*) FROM ab_units WHERE experiment_id = :e"), params).scalar_one()
+        workers = self._workers(n_units)
+        part = " AND unicode(substr(unit_id, -1)) % :k = :part" if workers > 1 else ""
+        sql = text(f"SELECT variant, {', '.join(outer)} FROM ab_units WHERE experiment_id = :e{part} GROUP BY variant")
+
+        def run(index: int) -> list:
+            with self.engine.connect() as conn:
+                return conn.execute(sql, {**params, "k": workers, "part": index}).all()
+
+        if workers > 1:
+            # units are split by a function of their id, so the parts' sums simply add up; sqlite3
+            # releases the GIL while it steps, so the parts run on separate cores
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as pool:
+                rows = [row for part_rows in pool.map(run, range(workers)) for row in part_rows]
+        else:
+            rows = run(0)
+        totals: dict[str, list] = {}
+        for row in rows:
+            acc = totals.setdefault(row[0], [row[0], 0, math.inf, -math.inf] + [0.0] * (len(row) - 4))
+            acc[1] += row[1]
+            acc[2] = min(acc[2], row[2]) if row[2] is not None else acc[2]
+            acc[3] = max(acc[3], row[3]) if row[3] is not None else acc[3]
+            for j in range(4, len(row)):
+                acc[j] += row[j] or 0
+        out: dict[str, list[PairSums]] = {}
+        units: dict[str, int] = {}
+        first = min((r[2] for r in totals.values()), default=None)
+        last = max((r[3] for r in totals.values()), default=None)
+        for variant, row in totals.items():
+            units[variant] = int(row[1])
+            out[variant] = [PairSums(int(row[idx[0] + 1]), *(float(row[j + 1]) for j in idx[1:])) for idx in layout]
+        for i, p in enumerate(pairs):
+            if p.a.agg == "le":
+                for variant, sums in out.items():
+                    q = thresholds[p.a.key].get(variant, math.nan)
+                    sums[i] = self._le_sums(p.a.column, variant, q, sums[i])
+        ordered = {v: units[v] for v in self.info.weights if v in units}
+        ordered.update({v: n for v, n in units.items() if v not in ordered})
+        self._overview = (ordered, first if first != math.inf else None, last if last != -math.inf else None)
+        return out
+
+    def _le_sums(self, column: str, variant: str, q: float, counts: PairSums) -> PairSums:
+        """Sums of (events <= q, events with a value) per unit, from the events above q only.
+
+        ``counts`` holds the sums of the per-unit count ``c`` with itself; with ``a`` the count above q,
+        ``le = c - a``: sum(le) = S(c) - S(a), sum(le^2) = S(c^2) - 2 S(ac) + S(a^2), sum(le c) = S(c^2) - S(ac).
+        """
+        from sqlalchemy import text
+
+        if not math.isfinite(q):
+            return PairSums(counts.n, math.nan, counts.sum_b, math.nan, counts.sum_bb, math.nan)
+        sql = text(f"SELECT COALESCE(SUM(x.a), 0), COALESCE(SUM(x.a * x.a), 0), COALESCE(SUM(x.a * u.{column}_n), 0) "
+                   f"FROM (SELECT unit_id, COUNT(*) AS a FROM ab_events WHERE experiment_id = :e AND variant = :v "
+                   f"AND {column} > :q GROUP BY unit_id) AS x JOIN ab_units AS u ON u.experiment_id = :e "
+                   "AND u.variant = :v AND u.unit_id = x.unit_id")
+        with self.engine.connect() as conn:
+            s_a, s_aa, s_ac = conn.execute(sql, {"e": self.info.id, "v": variant, "q": q}).one()
+        s_c, s_cc = counts.sum_b, counts.sum_bb
+        return PairSums(counts.n, s_c - s_a, s_c, s_cc - 2 * s_ac + s_aa, s_cc, s_cc - s_ac)
+
+    def overview(self) -> tuple[dict[str, int], float | None, float | None]:
+        """Units per variant and time span (computed by :meth:`pair_sums`)."""
+        if self._overview is None:
+            self.pair_sums([], {})
+        assert self._overview is not None
+        return self._overview
+
+    def _count(self, conn: Any, column: str, variant: str) -> int:
+        from sqlalchemy import text
+
+        key = (column, variant)
+        if key not in self._counts:
+            self._counts[key] = int(conn.execute(text(
+                f"SELECT COALESCE(SUM({column}_n), 0) FROM ab_units WHERE experiment_id = :e AND variant = :v"),
+                {"e": self.info.id, "v": variant}).scalar_one())
+        return self._counts[key]
+
+    def quantiles(self, column: str, probs: dict[str, list[float]]) -> dict[str, list[float]]:
+        """Lower quantiles per variant by walking ``column`` in order (``LIMIT 1 OFFSET k``).
+
+        Latency has an index (experiment, variant, latency), so the walk runs on it from the nearer end
+        and a p95 visits 5% of the entries; other columns make the database sort the variant's values.
+        """
+        from sqlalchemy import text
+
+        self._check(column)
+        where = f"experiment_id = :e AND variant = :v AND {column} IS NOT NULL"
+        out: dict[str, list[float]] = {}
+        with self.engine.connect() as conn:
+            for variant, ps in probs.items():
+                n = self._count(conn, column, variant)
+                values = []
+                for p in ps:
+                    if n == 0:
+                        values.append(math.nan)
+                        continue
+                    k = order_statistic_index(p, n)
+                    order, offset = ("ASC", k) if k < n / 2 else ("DESC", n - 1 - k)
+                    values.append(float(conn.execute(text(
+                        f"SELECT {column} FROM ab_events WHERE {where} ORDER BY {column} {order} LIMIT 1 OFFSET :k"),
+                        {"e": self.info.id, "v": variant, "k": offset}).scalar_one()))
+                out[variant] = values
+        return out
