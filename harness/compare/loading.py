@@ -188,7 +188,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def suite_metrics(run_dir: Path) -> list[str]:
-    """The metric names a run's ``suite.json`` lists (strings or ``{"name": ...}`` entries)."""
+    """The metrics a run scored: ``summary.json``'s ``metrics`` (what the runner computed) when present,
+    else the names ``suite.json`` lists (strings or ``{"name": ...}`` entries)."""
+    scored = _read_json(run_dir / "summary.json").get("metrics")
+    if isinstance(scored, list) and scored and all(isinstance(m, str) for m in scored):
+        return list(scored)
     names = []
     for entry in _read_json(run_dir / "suite.json").get("metrics", []) or []:
         name = entry.get("name") if isinstance(entry, dict) else entry

@@ -206,3 +206,10 @@ def test_compare_reads_a_run_written_by_the_runner(tmp_path: Path) -> None:
         ("test", "accuracy"), ("test", "exact_match"), ("general", "accuracy"), ("general", "exact_match")}
     assert all(r.result.n == 30 for r in report.ranking.comparisons)
     assert [f.status for _c, _m, f in report.forgetting] == ["PASS", "PASS"]  # identical answers on general
+
+
+def test_metrics_the_runner_scored_win_over_the_suite_list(ws: Path) -> None:
+    run = resolve_run(ws, "latest")
+    (run / "summary.json").write_text(json.dumps({"candidates": {}, "metrics": ["rougeL"], "skipped_metrics": ["exact_match"]}))
+    _candidates, metrics = load_sources(["latest"], ws)
+    assert metrics == ["rougeL"]
