@@ -11,20 +11,21 @@ from harness.compare.report import ComparisonReport, build_comparison, fmt
 
 def render(report: ComparisonReport, console: Any) -> None:
     """Print the paired table, the ranking and the verdicts with rich."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"paired comparisons vs {report.baseline} ({report.correction}-adjusted)")
-    for column in ("dataset", "metric", "candidate", "mean", "baseline", "diff [95% CI]", "test", "p", "adj. p"):
-        table.add_column(column)
+    table = Table(title=f"paired comparisons vs {report.baseline} ({report.correction}-adjusted p)", box=box.SIMPLE)
+    for column in ("set", "metric", "candidate", "cand.", "base", "diff [95% CI]", "adj. p", "test"):
+        table.add_column(column, no_wrap=column != "test")
     for r in report.ranking.comparisons:
         res = r.result
         table.add_row(r.dataset, r.metric, r.candidate, fmt(res.mean_a), fmt(res.mean_b),
-                      f"{fmt(res.diff, True)} [{fmt(res.ci_low, True)}, {fmt(res.ci_high, True)}]", res.test,
-                      fmt(res.p_value, digits=4), fmt(r.adjusted_p, digits=4))
+                      f"{fmt(res.diff, True)} [{fmt(res.ci_low, True)}, {fmt(res.ci_high, True)}]",
+                      "n/a" if r.adjusted_p != r.adjusted_p else f"{r.adjusted_p:.3g}", res.test)
     console.print(table)
-    ranks = Table(title="ranking (mean [95% CI]; = tied with the leader)")
-    for column in ("dataset", "metric", "rank", "candidate", "mean [95% CI]", "n", "tied"):
-        ranks.add_column(column)
+    ranks = Table(title="ranking: mean [95% CI] (= not significantly below the leader)", box=box.SIMPLE)
+    for column in ("set", "metric", "#", "candidate", "mean [95% CI]", "n", "="):
+        ranks.add_column(column, no_wrap=column == "mean [95% CI]")
     for e in report.ranking.ranking:
         iv = e.interval
         ranks.add_row(e.dataset, e.metric, str(e.rank), e.candidate, f"{fmt(iv.estimate)} [{fmt(iv.low)}, {fmt(iv.high)}]",
