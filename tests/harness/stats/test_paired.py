@@ -130,3 +130,17 @@ def test_bootstrap_false_positive_rate_small() -> None:
 @pytest.mark.slow
 def test_bootstrap_false_positive_rate_full() -> None:
     assert 0.038 <= _bootstrap_rate(2000, seed=13, resamples=1000, n=100) <= 0.063
+
+
+
+def test_difference_interval_coverage() -> None:
+    rng = np.random.default_rng(21)
+    # joint cells (both, A only, B only, neither) with a true difference P(A) - P(B) = 0.2 - 0.1
+    cells = rng.choice(4, p=[0.5, 0.2, 0.1, 0.2], size=(1000, 100))
+    a, b = np.isin(cells, (0, 1)).astype(float), np.isin(cells, (0, 2)).astype(float)
+    covered = [(r := mcnemar_test(x, y)).ci_low <= 0.1 <= r.ci_high for x, y in zip(a, b, strict=True)]
+    assert 0.93 <= np.mean(covered) <= 0.97
+    # continuous: the paired bootstrap percentile interval of the mean difference
+    d = rng.normal(0.05, 0.2, size=(300, 80))
+    covered = [(lo <= 0.05 <= hi) for lo, hi, _p in (bootstrap_diff(row, n_resamples=500, seed=i) for i, row in enumerate(d))]
+    assert 0.91 <= np.mean(covered) <= 0.98
