@@ -188,21 +188,23 @@ def test_stored_problems_are_capped_but_counts_complete(tmp_path, monkeypatch):
     assert report.error_count == 12
 
 
-@pytest.mark.slow
-def test_too_long_with_a_real_tokenizer_uses_the_chat_template(tmp_path, tiny_model_dir):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+def test_too_long_with_a_real_tokenizer_uses_the_chat_template(tmp_path, chat_tokenizer_dir):
     example = good(1)
-    rendered = tokenizer.apply_chat_template(example["messages"], tokenize=False)
-    n_tokens = len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
-    content_only = sum(len(tokenizer(m["content"], add_special_tokens=False)["input_ids"]) for m in example["messages"])
-    assert n_tokens > content_only  # the template's role markers count
+    # <|im_start|> user \n question number 1 <|im_end|> \n ... : 2 markers + role + content per message
+    n_tokens = (3 + 3) + (3 + 2)
     path = write_lines(tmp_path / "t.jsonl", [example])
-    assert validate_file(path, tokenizer=str(tiny_model_dir), max_tokens=n_tokens).ok
-    report = validate_file(path, tokenizer=str(tiny_model_dir), max_tokens=n_tokens - 1)
+    assert validate_file(path, tokenizer=str(chat_tokenizer_dir), max_tokens=n_tokens).ok
+    report = validate_file(path, tokenizer=str(chat_tokenizer_dir), max_tokens=n_tokens - 1)
     assert found(report) == {(1, "too_long")}
-    assert f"{n_tokens} tokens" in report.errors[0].message
+    assert f"{n_tokens} tokens" in report.errors[0].message and str(chat_tokenizer_dir) in report.token_counter
+
+
+def test_tokenizer_without_chat_template_counts_contents(tmp_path, chat_tokenizer_dir):
+    from harness.data.tokens import HFCounter
+
+    counter = HFCounter(str(chat_tokenizer_dir))
+    counter.tokenizer.chat_template = None
+    assert counter.count_messages(good(1)["messages"]) == 3 + 2
 
 
 def test_the_file_is_streamed_not_loaded(tmp_path):
