@@ -31,7 +31,8 @@ def validate(
     json_output: JsonOption = False,
     tokenizer: TokenizerOption = None,
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", min=1, help="Flag examples longer than this many tokens.",
+        int | None, typer.Option("--max-tokens", min=1, help="Flag examples longer than this many tokens "
+                                 "(counted with --tokenizer, else estimated; the report says which).",
                                  show_default=False)] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="How many problems to list (human output).")] = 20,
     max_line_bytes: Annotated[

@@ -145,7 +145,7 @@ def compare_field(name: str, train: dict[str, int], other: dict[str, int], *, mi
             flag = "missing"
         elif ratio is not None and s2 >= min_share and ratio < ratio_threshold and p < alpha:
             flag = "under"
-        elif ratio is not None and ratio > 1 / ratio_threshold and p < alpha:
+        elif ratio is not None and ratio_threshold > 0 and ratio > 1 / ratio_threshold and p < alpha:
             flag = "over"
         categories.append(CategoryShift(name, value, a, round(s1, 4), b, round(s2, 4),
                                         None if ratio is None else round(ratio, 4), float(p), flag))

@@ -21,6 +21,7 @@ from typing import Any, Literal
 Severity = Literal["error", "warning"]
 
 ROLES = ("system", "user", "assistant")
+MISSING = "(missing)"  # the category of an example without the field
 TOP_LEVEL_KEYS = frozenset({"id", "messages", "metadata"})
 
 
@@ -213,7 +214,7 @@ def get_field(example: Any, path: str) -> Any:
 def stratum_label(value: Any) -> str:
     """Return a stable string for a metadata value (used as a category / stratum name)."""
     if value is None:
-        return "(missing)"
+        return MISSING
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)

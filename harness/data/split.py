@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.data.schema import example_key, get_field, stratum_label, user_key
+from harness.data.schema import MISSING, example_key, get_field, stratum_label, user_key
 from harness.errors import HarnessError
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -230,6 +230,18 @@ def make_stats(
     )
 
 
+def check_stratify(field: str | None, strata: Sequence[str] | None, sample: Sequence[Any]) -> None:
+    """Raise :class:`HarnessError` when ``field`` is missing from every example (most likely a typo)."""
+    if field is None or not strata or any(label != MISSING for label in strata):
+        return
+    from harness.data.report import flatten_metadata
+
+    names = sorted({name for example in sample if isinstance(example, dict)
+                    for name in flatten_metadata(example.get("metadata"))})
+    raise HarnessError(f"--stratify {field!r}: no example has this metadata field",
+                       hint=f"metadata fields seen: {', '.join(names) or 'none'} (dotted paths allowed)")
+
+
 def split_examples(
     examples: list[dict[str, Any]],
     *,
@@ -247,6 +259,7 @@ def split_examples(
     exact = [example_key(e) for e in examples]
     near = [user_key(e) for e in examples]
     strata = None if stratify is None else [stratum_label(get_field(e, stratify)) for e in examples]
+    check_stratify(stratify, strata, examples[:200])
     assignment, groups, grouped = assign_splits(exact, near, strata, seed=seed, ratios=parsed)
     parts: list[list[dict[str, Any]]] = [[], [], []]
     for example, split in zip(examples, assignment, strict=True):

@@ -24,6 +24,7 @@ from harness.data.split import (
     SPLIT_NAMES,
     SplitStats,
     assign_splits,
+    check_stratify,
     make_stats,
     parse_ratios,
 )
@@ -86,11 +87,15 @@ def split_file(
     exact: list[str] = []
     near: list[str | None] = []
     strata: list[str] | None = None if stratify is None else []
+    sample: list[Any] = []
     for _number, obj in iter_objects(path):
         exact.append(example_key(obj))
         near.append(user_key(obj))
         if strata is not None:
             strata.append(stratum_label(get_field(obj, stratify or "")))
+            if len(sample) < 200:
+                sample.append(obj)
+    check_stratify(stratify, strata, sample)
     if not exact:
         raise DataError(f"{path} has no examples to split", hint="the file is empty or only blank lines", exit_code=1)
     assignment, groups, grouped = assign_splits(exact, near, strata, seed=seed, ratios=parsed)

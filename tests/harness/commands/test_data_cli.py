@@ -156,3 +156,9 @@ def test_codes_lists_every_code(cli):
 
     result = cli("data", "codes", "--json")
     assert result.exit_code == 0 and set(json.loads(result.stdout)) == set(CODES)
+
+
+def test_split_unknown_stratify_field_exit_2(cli, tmp_path):
+    result = cli("data", "split", good_file(tmp_path / "a.jsonl"), "--out", tmp_path / "o", "--stratify", "nope")
+    assert result.exit_code == 2 and "nope" in result.stderr and "area" in result.stderr
+    no_traceback(result)

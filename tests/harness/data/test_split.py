@@ -183,3 +183,14 @@ def test_split_examples_tolerates_odd_dicts():
     result = split_examples(odd + [json.loads(json.dumps(o)) for o in odd])
     assert sum(result.sizes.values()) == 8 and result.leakage == 0
     assert Counter(len(getattr(result, n)) for n in ("train", "val", "test"))
+
+
+def test_stratify_on_an_unknown_field_names_the_known_ones():
+    examples = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}],
+                 "metadata": {"area": "x", "customer": {"tier": "pro"}}} for i in range(10)]
+    with pytest.raises(HarnessError, match="no example has this metadata field") as info:
+        split_examples(examples, stratify="aera")
+    assert "area, customer.tier" in info.value.hint
+    partly = examples + [{"messages": [{"role": "user", "content": "z"}, {"role": "assistant", "content": "a"}]}]
+    balance = split_examples(partly, stratify="area").balance  # some examples lack it: a category of its own
+    assert sum(counts.get("(missing)", 0) for counts in balance.values()) == 1
