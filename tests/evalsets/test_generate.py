@@ -306,3 +306,16 @@ def test_readme_size_table_matches_the_files(bundled: dict) -> None:
     for name in ALL_SETS:
         sizes = " | ".join(str(len(bundled[name][split])) for split in SPLITS)
         assert f"| `{name}` |" in readme and f"| {sizes} |" in readme, (name, sizes)
+
+
+def test_resplitting_the_concatenation_reproduces_the_bundled_splits(bundled: dict) -> None:
+    """The demo's data stage re-splits train+val+test with seed 0: it gets the same membership back."""
+    from harness.data.split import split_examples
+
+    for spec in generate.SETS:
+        splits = bundled[spec.name]
+        shuffled = splits["test"] + splits["train"][::-1] + splits["val"]
+        result = split_examples(shuffled, seed=generate.SPLIT_SEED, ratios=generate.RATIOS, stratify=spec.stratify)
+        assert result.leakage == 0
+        for split in SPLITS:
+            assert {r["id"] for r in getattr(result, split)} == {r["id"] for r in splits[split]}, (spec.name, split)
