@@ -151,7 +151,8 @@ def differing_files(reference: str | Path = ROOT, *, seed: int = 0) -> list[str]
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: generate (default) or ``--check``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m evalsets.generate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evalsets.generate",
+                                     description="Write (or --check) the bundled eval sets under --out.")
     parser.add_argument("--out", type=Path, default=ROOT, help="output folder (default: the evalsets package)")
     parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0, the bundled sets)")
     parser.add_argument("--check", action="store_true",
