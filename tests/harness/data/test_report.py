@@ -155,3 +155,12 @@ def test_approx_counter():
     counter = ApproxCounter()
     assert counter.count_text("Hello, world! It's 3pm.") == 9
     assert counter.count_messages([{"role": "user", "content": "a b"}, {"role": "assistant", "content": "c"}]) == 3
+
+
+def test_profile_with_a_tokenizer_names_it_and_counts_the_template(tmp_path, chat_tokenizer_dir):
+    row = {"messages": [{"role": "user", "content": "hello world"}, {"role": "assistant", "content": "answer 1"}]}
+    profile = profile_file(write(tmp_path / "d.jsonl", [row]), tokenizer=str(chat_tokenizer_dir))
+    data = profile.to_dict()
+    assert str(chat_tokenizer_dir) in data["token_counter"]
+    assert data["lengths"]["user_tokens"]["max"] == 2 and data["lengths"]["assistant_tokens"]["max"] == 2
+    assert data["lengths"]["total_tokens"]["max"] == 2 * 3 + 4  # two messages, 3 template tokens each
