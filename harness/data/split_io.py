@@ -105,16 +105,20 @@ def split_file(
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} exists and is not a directory", hint="choose a folder for train/val/test.jsonl")
     paths = {name: out / f"{name}.jsonl" for name in SPLIT_NAMES}
-    _write_splits(path, assignment, paths)
     result = SplitFileResult(source=path, paths=paths, stats=stats)
-    write_json(out / "split.json", {**result.to_dict(), "source_sha256": file_sha256(path)})
+    _write_splits(path, assignment, paths, {**result.to_dict(), "source_sha256": file_sha256(path)})
     return result
 
 
-def _write_splits(source: Path, assignment: list[int], paths: dict[str, Path]) -> None:
-    """Copy each line of ``source`` to its split's temporary file, then rename all three into place."""
+def _write_splits(source: Path, assignment: list[int], paths: dict[str, Path], manifest: dict[str, Any]) -> None:
+    """Copy each line of ``source`` to its split's temporary file, then rename all three into place.
+
+    The old ``split.json`` is removed before the renames and the new one written after them, so a
+    manifest on disk never describes splits that are not there.
+    """
     out = next(iter(paths.values())).parent
     out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / "split.json"
     temps: list[str] = []
     try:
         handles = []
@@ -138,6 +142,8 @@ def _write_splits(source: Path, assignment: list[int], paths: dict[str, Path]) -
                 handle.flush()
                 os.fsync(handle.fileno())
         mode = _default_file_mode()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(manifest_path)
         for name, tmp in zip(SPLIT_NAMES, temps, strict=True):
             os.chmod(tmp, mode)  # mkstemp creates 0600; give the splits the usual permissions
             os.replace(tmp, paths[name])
@@ -146,6 +152,7 @@ def _write_splits(source: Path, assignment: list[int], paths: dict[str, Path]) -
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         raise
+    write_json(manifest_path, manifest)
 
 
 def _parsed_lines(source: Path) -> Iterator[tuple[int, str]]:
