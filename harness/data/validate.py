@@ -265,6 +265,8 @@ def validate_file(
             report.valid += 1
     for p in styles.issues():
         report.add(p)
+    if report.examples == 0:
+        report.add(issue(0, S.EMPTY_FILE, "file has no examples (it is empty or only blank lines)"))
     report.warnings.sort(key=lambda w: w.line)
     return report
 

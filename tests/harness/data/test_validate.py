@@ -53,7 +53,7 @@ def test_every_planted_problem_is_found_on_its_line():
 
 
 def test_fixture_covers_every_code_except_the_byte_level_ones():
-    byte_level = {"line_too_long", "not_utf8", "binary_line", "compressed_file"}
+    byte_level = {"line_too_long", "not_utf8", "binary_line", "compressed_file", "empty_file"}
     assert {code for _, code in PLANTED} | byte_level == set(S.CODES)
 
 
@@ -75,6 +75,13 @@ def test_valid_file_passes(tmp_path):
     report = validate_file(write_lines(tmp_path / "ok.jsonl", [good(i) for i in range(20)] + [""]))
     assert report.ok and report.examples == 20 and report.valid == 20
     assert report.errors == [] and report.warnings == []
+
+
+def test_empty_file_is_an_error_on_line_0(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n  \n")
+    report = validate_file(path)
+    assert found(report) == {(0, "empty_file")} and not report.ok and report.examples == 0
 
 
 def test_warnings_do_not_fail(tmp_path):
