@@ -95,3 +95,5 @@ def test_real_bundled_sets_are_valid_when_present(tmp_path):
         report = json.loads((ctx.out_dir / "data" / name / "split.json").read_text())
         assert report["leakage"] == 0, name
     assert "validation errors" not in out.getvalue(), out.getvalue()
+    # the bundled train/val/test themselves share no exact or near duplicate across splits
+    assert out.getvalue().count("bundled split leakage 0") == len(present), out.getvalue()
