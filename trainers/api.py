@@ -59,6 +59,8 @@ def load_splits(config: TrainConfig) -> tuple[list[dict], list[dict], dict[str, 
                               hint="set val_file, or add examples")
     if config.max_train_examples:
         train = train[: config.max_train_examples]
+    if config.max_val_examples:
+        val = val[: config.max_val_examples]
     if config.mix.fraction > 0:
         general_path = Path(config.mix.file) if config.mix.file else default_general_file()
         general = load_examples(general_path, field_name="mix.file")

@@ -110,6 +110,7 @@ class TrainConfig:
     max_length: int = 1024
     overlength: Literal["drop", "truncate", "error"] = "drop"
     max_train_examples: int | None = None
+    max_val_examples: int | None = None  # cap evaluation cost on CPU
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     gradient_checkpointing: bool = False
     resume: bool = False  # continue from the newest checkpoint in the model folder

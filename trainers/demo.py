@@ -39,10 +39,11 @@ def demo_config(ctx: Any, files: dict[str, Path]):
     }
     if ctx.fast:
         data.update(base_model="tiny", max_steps=6, eval_steps=3, lr=2e-3, max_train_examples=96,
+                    max_val_examples=16,
                     lora={"r": 8, "alpha": 16, "target_modules": "all-linear"})
     else:
         data.update(base_model="smollm2-135m-instruct", max_steps=30, eval_steps=10, lr=5e-4,
-                    max_train_examples=400, lora={"r": 8, "alpha": 16, "target_modules": ["q_proj", "v_proj"]})
+                    max_train_examples=400, max_val_examples=48, lora={"r": 8, "alpha": 16, "target_modules": ["q_proj", "v_proj"]})
     return config_from_dict(data)
 
 

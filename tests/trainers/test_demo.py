@@ -1,0 +1,62 @@
+"""The demo's training stage: registers lora-extract and hands its path and the base model on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+class _Console:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def print(self, *args, **_kwargs) -> None:
+        self.lines.append(" ".join(str(a) for a in args))
+
+    def rule(self, *args, **_kwargs) -> None:
+        self.print(*args)
+
+
+def _context(tmp_path: Path, extract_files: dict[str, Path], *, fast: bool):
+    from harness.demo import DemoContext
+    from harness.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws")
+    ctx = DemoContext(workspace=ws, out_dir=ws.folder("demo"), console=_Console(), fast=fast)
+    ctx.artifacts["splits"] = {"extract": {"train": extract_files["train"], "val": extract_files["val"]}}
+    return ctx
+
+
+def test_fast_demo_stage_trains_and_registers_lora_extract(tmp_path, extract_files, tiny_model_dir):
+    from trainers.demo import stage
+    from trainers.registry import find_model
+
+    ctx = _context(tmp_path, extract_files, fast=True)
+    stage(ctx)
+    record = find_model(ctx.workspace, "lora-extract")
+    assert record is not None and record.method == "lora"
+    assert ctx.artifacts["models"]["lora-extract"] == record.path
+    assert Path(ctx.artifacts["base_model"]) == Path(tiny_model_dir)
+    label, value = ctx.summary[-1]
+    assert label == "lora-extract" and "val loss" in value and "steps" in value
+
+
+@pytest.mark.slow
+def test_full_demo_stage_on_smollm2(tmp_path):
+    """LoRA on SmolLM2-135M-Instruct over the bundled extract set (about 1-2 minutes on 2 cores)."""
+    root = Path(__file__).resolve().parents[2] / "evalsets" / "extract"
+    if not (root / "train.jsonl").exists():
+        pytest.skip("the bundled extract set is not generated")
+    from trainers.demo import stage
+
+    ctx = _context(tmp_path, {"train": root / "train.jsonl", "val": root / "val.jsonl"}, fast=False)
+    stage(ctx)
+    from trainers.registry import find_model
+
+    record = find_model(ctx.workspace, "lora-extract")
+    assert record.base_model == "smollm2-135m-instruct" and record.steps >= 10
+    first_val = next(r for r in Path(record.curves_path).read_text().splitlines() if "val_loss" in r)
+    import json
+
+    assert record.best_val_loss <= json.loads(first_val)["val_loss"]

@@ -1,0 +1,106 @@
+"""LoRA on the tiny model: validation loss falls, the adapter saves in peft format, merge matches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trainers.api import train
+from trainers.registry import find_model
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory, tiny_model_dir, extract_files):
+    from trainers.config import config_from_dict
+
+    workspace = tmp_path_factory.mktemp("ws")
+    config = config_from_dict({
+        "name": "lora-tiny", "base_model": str(tiny_model_dir), "method": "lora",
+        "train_file": str(extract_files["train"]), "val_file": str(extract_files["val"]),
+        "batch_size": 8, "effective_batch_size": 16, "max_steps": 16, "eval_steps": 4, "warmup_steps": 0,
+        "lr": 3e-3, "max_length": 128, "progress": False,
+        "lora": {"r": 8, "alpha": 16, "target_modules": "all-linear"}})
+    return workspace, train(config, workspace, say=lambda _m: None)
+
+
+def test_lora_training_reduces_validation_loss(lora_run):
+    _, record = lora_run
+    rows = [json.loads(line) for line in Path(record.curves_path).read_text().splitlines()]
+    val = [r["val_loss"] for r in rows if "val_loss" in r]
+    assert len(val) == 4
+    assert record.best_val_loss < val[0] - 0.3  # clearly learned something on held-out examples
+    train_rows = [r for r in rows if "train_loss" in r]
+    assert len(train_rows) == 16
+    assert {"lr", "grad_norm", "tokens_per_s", "peak_memory_mb"} <= set(train_rows[-1])
+    assert train_rows[-1]["tokens_per_s"] > 0
+
+
+def test_record_and_folder_carry_the_lineage(lora_run):
+    workspace, record = lora_run
+    stored = find_model(workspace, "lora-tiny")
+    assert stored == record
+    assert stored.method == "lora" and stored.adapter is True and stored.steps == 16
+    assert 0 < stored.trainable_params < stored.total_params
+    assert stored.adapter_size_bytes and stored.adapter_size_bytes > 0
+    assert set(stored.dataset_hashes) == {"train_file", "val_file"}
+    assert stored.package_versions["peft"] and stored.package_versions["transformers"]
+    assert stored.config["lora"]["r"] == 8 and stored.config["lr"] == 3e-3
+    assert stored.wall_time_s > 0 and stored.final_train_loss is not None
+    assert stored.best_val_loss <= stored.final_val_loss
+    folder = Path(stored.path)
+    for name in ("adapter_config.json", "adapter_model.safetensors", "train_config.json", "lineage.json",
+                 "metrics.jsonl", "tokenizer.json"):
+        assert (folder / name).exists(), name
+    saved = json.loads((folder / "train_config.json").read_text())
+    assert list(saved) == sorted(saved) and saved["name"] == "lora-tiny"
+    assert find_model(workspace, "nope") is None
+
+
+def test_merged_logits_match_the_adapter_model(lora_run, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from trainers.generation import load_for_generation, merge_adapter
+
+    _, record = lora_run
+    adapter_model, tokenizer = load_for_generation(record)
+    merged_dir = merge_adapter(record.path, tmp_path / "merged")
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
+    batch = tokenizer(["Extract name and city as JSON: Ada lives in Rome."], return_tensors="pt")
+    with torch.no_grad():
+        expected = adapter_model(**batch).logits
+        got = merged(**batch).logits
+    assert (expected - got).abs().max().item() < 1e-4
+    base = AutoModelForCausalLM.from_pretrained(record.base_model_path).eval()
+    with torch.no_grad():
+        assert (base(**batch).logits - expected).abs().max().item() > 1e-3  # the adapter did change it
+
+
+def test_merge_refuses_a_quantized_base(lora_run, tmp_path):
+    import shutil
+
+    from harness.errors import HarnessError
+    from trainers.generation import merge_adapter
+
+    _, record = lora_run
+    fake_base = tmp_path / "quantized-base"
+    shutil.copytree(record.base_model_path, fake_base)
+    config = json.loads((fake_base / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "bitsandbytes", "load_in_4bit": True}
+    (fake_base / "config.json").write_text(json.dumps(config))
+    with pytest.raises(HarnessError, match="quantized \\(bitsandbytes\\)") as info:
+        merge_adapter(record.path, tmp_path / "out", base=str(fake_base))
+    assert "full-precision" in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_retraining_a_registered_name_needs_force(lora_run):
+    from harness.errors import HarnessError
+    from trainers.config import config_from_dict
+
+    workspace, record = lora_run
+    config = config_from_dict(record.config)
+    with pytest.raises(HarnessError, match="already registered"):
+        train(config, workspace, say=lambda _m: None)

@@ -1,0 +1,40 @@
+"""Two CPU processes (gloo) through ``accelerate launch -m trainers``: the documented multi-GPU entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_two_process_accelerate_run_trains_and_registers_once(tmp_path, tiny_model_dir, extract_files):
+    if shutil.which("accelerate") is None and not (Path(sys.executable).parent / "accelerate").exists():
+        pytest.skip("the accelerate launcher is not installed")
+    launcher = str(Path(sys.executable).parent / "accelerate")
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"name: ddp-lora\nbase_model: {tiny_model_dir}\nmethod: lora\ntrain_file: {extract_files['train']}\n"
+        f"val_file: {extract_files['val']}\nbatch_size: 4\neffective_batch_size: 8\nmax_steps: 4\n"
+        "eval_steps: 2\nwarmup_steps: 0\nmax_length: 128\nprogress: false\n"
+        "lora: {r: 4, alpha: 8, target_modules: all-linear}\n")
+    workspace = tmp_path / "ws"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [launcher, "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
+         "--dynamo_backend", "no", "-m", "trainers", str(config), "-w", str(workspace), "--json"],
+        capture_output=True, text=True, env=env, timeout=600, cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(result.stdout[result.stdout.index("{"):])  # only the main process prints
+    assert record["name"] == "ddp-lora" and record["steps"] == 4
+    assert record["extra"]["processes"] == 2
+    assert record["extra"]["gradient_accumulation_steps"] == 1  # 8 = 4 per process x 2 processes
+    from trainers.registry import list_models
+
+    assert [r.name for r in list_models(workspace)] == ["ddp-lora"]
+    assert (Path(record["path"]) / "adapter_model.safetensors").exists()
