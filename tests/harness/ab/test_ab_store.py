@@ -148,3 +148,15 @@ def test_rollup_follows_batches_and_rebuild_agrees(engine) -> None:
     for name in one.metrics:
         for v in one.metrics[name]:
             assert astuple(one.metrics[name][v]) == pytest.approx(astuple(three.metrics[name][v]), rel=1e-9), name
+
+
+def test_a_variant_without_units_is_reported_and_flags_srm(engine) -> None:
+    from harness.ab.api import analyze_experiment
+    from harness.ab.config import AnalysisConfig, MetricSpec
+
+    create_experiment(engine, "exp", {"a": 1, "b": 1, "c": 1})
+    rows = [(f"u{i}", "ab"[i % 2], float(i), i % 3 == 0, None, 0, 1.0 + i % 5, 0.1, 10, 5, 0.2) for i in range(600)]
+    log_events(engine, "exp", rows)
+    result, decision = analyze_experiment(engine, "exp", AnalysisConfig(metrics=(MetricSpec("task_completed", "proportion"),)))
+    assert result.variants == {"a": 300, "b": 300, "c": 0}
+    assert result.srm.flag and decision.action != "ship"
