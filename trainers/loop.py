@@ -227,10 +227,12 @@ def run_trainer(model, tokenizer, train_features, val_features, config: TrainCon
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-    if config.progress:  # the bar with ETA, showing the latest losses instead of printing log dicts
-        from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-        trainer.remove_callback(ProgressCallback)
+    # stdout belongs to the command's output (--json): no printed log dicts; metrics go to metrics.jsonl.
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if config.progress:  # the bar (stderr) with ETA, showing the latest losses
         trainer.add_callback(_quiet_progress())
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
