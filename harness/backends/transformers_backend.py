@@ -76,6 +76,9 @@ class TransformersBackend:
         self.batch_size = int(opts.pop("batch_size", 16))
         self.device = str(opts.pop("device", "") or self._default_device())
         self.dtype = opts.pop("dtype", None)
+        # torch CPU threads (process-wide): 1 is fastest for tiny models on a busy machine, where
+        # OpenMP threads spinning against other processes made one forward pass 50x slower.
+        self.threads = opts.pop("threads", None)
         self._fingerprint: str | None = None
         self._model = None
         self._tokenizer = None
@@ -101,6 +104,10 @@ class TransformersBackend:
 
     def _ensure_loaded(self) -> None:
         if self._model is None:
+            if self.threads:
+                import torch
+
+                torch.set_num_threads(int(self.threads))
             self._model, self._tokenizer, self._use_cache = load_model_and_tokenizer(
                 self.spec.model, self.spec.adapter, device=self.device, dtype=self.dtype)
 

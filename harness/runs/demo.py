@@ -1,0 +1,78 @@
+"""The demo's evaluation stage: prompted baselines vs the trained LoRA on the ``extract`` test set.
+
+Builds a :class:`harness.runs.suite.Suite` in Python: ``base-zero-shot`` and ``base-few-shot``
+(3 examples from the training split) on the base model, plus every model the training stage
+left in ``ctx.artifacts["models"]`` (an adapter folder becomes ``model: base, adapter: folder``).
+Full demo: SmolLM2-135M-Instruct, 40 test examples; ``ctx.fast``: the tiny model, 10 examples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+
+METRICS = ["json_valid", "json_schema", "exact_match"]
+
+
+def _extract_files(ctx: Any) -> dict[str, Path]:
+    files = (ctx.artifacts.get("splits") or {}).get("extract")
+    if files:
+        return {k: Path(v) for k, v in files.items()}
+    root = Path(__file__).resolve().parents[2] / "evalsets" / "extract"
+    files = {split: root / f"{split}.jsonl" for split in ("train", "test")}
+    if not files["test"].exists():
+        raise DataError(f"{files['test']} not found: the eval stage needs the extract test set",
+                        hint="run the data stage first, or generate the bundled sets (evalsets)")
+    return files
+
+
+def _base_model(ctx: Any) -> str:
+    if ctx.artifacts.get("base_model"):
+        return str(ctx.artifacts["base_model"])
+    from harness.runs.resolve import resolve_model_name
+    from harness.runs.suite import Suite
+
+    alias = "tiny" if ctx.fast else "smollm2-135m-instruct"
+    placeholder = Suite(name="demo", datasets={"test": "-"}, candidates=[{"name": "x", "model": alias}])
+    return resolve_model_name(alias, placeholder)
+
+
+def build_demo_suite(ctx: Any) -> Any:
+    """The demo suite (a :class:`Suite`): baselines plus the trained candidates."""
+    from harness.runs.suite import Suite
+
+    files = _extract_files(ctx)
+    base = _base_model(ctx)
+    candidates: list[dict[str, Any]] = [
+        {"name": "base-zero-shot", "model": base},
+        {"name": "base-few-shot", "model": base, "prompt": {"few_shot": 3, "from": str(files["train"])}},
+    ]
+    for name, path in sorted((ctx.artifacts.get("models") or {}).items()):
+        if (Path(path) / "adapter_config.json").exists():
+            candidates.append({"name": name, "model": base, "adapter": str(path)})
+        else:
+            candidates.append({"name": name, "model": str(path)})
+    return Suite(name="demo-extract", datasets={"test": str(files["test"])}, candidates=candidates,
+                 generation={"max_new_tokens": 96, "temperature": 0.0, "seed": 0}, metrics=METRICS)
+
+
+def stage(ctx: Any) -> None:
+    """Run the demo suite; sets ``ctx.artifacts["run_id"]``, prints the table, reports one line."""
+    from harness.commands.eval import summary_table
+    from harness.runs.runner import run_suite
+
+    suite = build_demo_suite(ctx)
+    limit = 10 if ctx.fast else 40
+    result = run_suite(suite, ctx.workspace, limit=limit, console=ctx.console)
+    ctx.artifacts["run_id"] = result.run_id
+    ctx.console.print(summary_table(result.summary, title=f"eval run {result.run_id}"))
+    parts = []
+    for cand, per_ds in result.summary["candidates"].items():
+        entry = per_ds["test"].get("json_valid") or {}
+        if entry.get("mean") is not None:
+            parts.append(f"{cand} {entry['mean']:.0%}")
+    generated = sum(result.generated.values())
+    ctx.report("eval run", f"{result.run_id}: valid JSON {', '.join(parts)} on {limit} extract examples "
+               f"({generated} generated, {sum(result.cached.values())} cached)")
