@@ -137,11 +137,11 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
         outcome.final_val_loss = outcome.best_val_loss = float(trainer.evaluate()["eval_loss"])
 
     # save ----------------------------------------------------------------------------------------
+    trainer.save_model(str(folder))  # every rank calls it (FSDP/DeepSpeed gather); the main one writes
     if not trainer.is_world_process_zero():
         trainer.accelerator.wait_for_everyone()
         return ModelRecord(name=config.name, path=str(folder), base_model=config.base_model,
                            method=config.method, adapter=module.IS_ADAPTER)
-    trainer.save_model(str(folder))
     tokenizer.save_pretrained(str(folder))
     resolved = config.to_dict()
     write_json(folder / "train_config.json", resolved)

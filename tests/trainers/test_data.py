@@ -107,3 +107,29 @@ def test_smollm2_style_template_with_default_system_prompt(tokenizer):
     )
     rendered = render_conversation(tokenizer, CONVERSATION[1:3], example_id="s")
     assert _learned_text(tokenizer, rendered) == '{"name": "Ada"}<|im_end|>\n'
+
+
+def test_mix_in_makes_general_examples_the_requested_fraction():
+    from trainers.data import mix_in
+
+    train = [{"id": f"t{i}"} for i in range(85)]
+    general = [{"id": f"g{i}"} for i in range(10)]
+    mixed, added = mix_in(train, general, 0.15, seed=0)
+    assert added == 15 and len(mixed) == 100
+    assert sum(1 for row in mixed if row["id"].startswith("g")) == 15
+    assert mix_in(train, general, 0.15, seed=0)[0] == mixed  # deterministic for a seed
+    assert mix_in(train, general, 0.0, seed=0) == (train, 0)
+
+
+def test_load_splits_holds_out_validation_and_mixes_in_general(make_config, extract_files, tmp_path):
+    import json
+
+    from trainers.api import load_splits
+
+    general = tmp_path / "general.jsonl"
+    general.write_text("".join(json.dumps({"id": f"g{i}", "messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}) + "\n" for i in range(5)))
+    config = make_config(val_file=None, val_fraction=0.25, mix={"fraction": 0.2, "file": str(general)})
+    train, val, info = load_splits(config)
+    assert len(val) == 24 and info["mix_in_added"] == 18 and len(train) == 72 + 18
+    assert not {r["id"] for r in val} & {r["id"] for r in train}
