@@ -1,9 +1,11 @@
-"""The A/B event store: experiments (variants and weights) and request-level events.
+"""The A/B event store: experiments (variants and weights), request-level events, per-unit rollup.
 
 Python API for the analysis and for the traffic gateway (a later issue):
-:func:`create_experiment`, :func:`get_experiment`, :func:`list_experiments`, :func:`log_events`
-(bulk insert), :func:`delete_experiment`, and :class:`StoreSource`, whose aggregation queries run in
-SQL (per unit, then per variant) so only a few numbers per variant leave the database.
+:func:`create_experiment`, :func:`get_experiment`, :func:`list_experiments`, :func:`delete_experiment`,
+:func:`log_events` (rows) and :func:`log_event_columns` (column arrays, fastest) for bulk inserts in one
+transaction, and :func:`rebuild_rollup`. Write events through ``log_events``/``log_event_columns``:
+they keep the per-unit rollup ``ab_units`` in step, which the analysis
+(:class:`harness.ab.store_source.StoreSource`) aggregates in SQL.
 """
 
 from __future__ import annotations
