@@ -14,7 +14,7 @@ from harness.ab.config import AnalysisConfig, MetricSpec
 from harness.ab.data import ExperimentData, PairSums, QuantileArm
 from harness.errors import DataError
 from harness.stats.bayes import chance_to_beat_control
-from harness.stats.cuped import CovariateSums, cuped_estimates
+from harness.stats.cuped import CovariateSums, RatioCovariateSums, cuped_estimates, cuped_ratio_estimates
 from harness.stats.effects import (
     ArmEstimate,
     EffectResult,
@@ -167,8 +167,16 @@ def arm_estimates(spec: MetricSpec, inputs: dict[str, object], cuped: bool) -> t
             return {v: proportion_estimate(s.n, s.sum_y) for v, s in sums.items()}, None
         return {v: mean_estimate(s.n, s.sum_y, s.sum_yy) for v, s in sums.items()}, None
     if spec.type == "ratio":
-        return {v: ratio_estimate(p.n, p.sum_a, p.sum_b, p.sum_aa, p.sum_bb, p.sum_ab)
-                for v, p in inputs.items() if isinstance(p, PairSums)}, None
+        if cuped and all(isinstance(r, RatioCovariateSums) for r in inputs.values()) and any(
+                r.sum_cc - r.sum_c**2 / max(r.n, 1) > 0 for r in inputs.values()):
+            return cuped_ratio_estimates(inputs)  # type: ignore[arg-type]
+        out = {}
+        for v, p in inputs.items():
+            if isinstance(p, RatioCovariateSums):
+                out[v] = ratio_estimate(p.n, p.sum_y, p.sum_x, p.sum_yy, p.sum_xx, p.sum_xy)
+            elif isinstance(p, PairSums):
+                out[v] = ratio_estimate(p.n, p.sum_a, p.sum_b, p.sum_aa, p.sum_bb, p.sum_ab)
+        return out, None
     return {v: ArmEstimate(q.n, q.estimate, q.se**2 if math.isfinite(q.se) else math.nan, None)
             for v, q in inputs.items() if isinstance(q, QuantileArm)}, None
 
@@ -212,7 +220,7 @@ def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
     notes: list[str] = []
     raw: list[tuple[MetricSpec, str, dict[str, ArmEstimate], EffectResult, float | None]] = []
     for spec in config.metrics:
-        cuped = bool(config.cuped_covariate) and spec.type in ("mean", "proportion")
+        cuped = bool(config.cuped_covariate) and spec.type in ("mean", "proportion", "ratio")
         arms, theta = arm_estimates(spec, data.metrics[spec.name], cuped)
         if cuped and theta is None:
             notes.append(f"{spec.name}: no covariate variance, CUPED not applied")
@@ -222,9 +230,9 @@ def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
                       else compare_arms(c_arm, t_arm, alpha=config.alpha))
             raw.append((spec, t, {control: c_arm, t: t_arm}, effect, theta))
     if config.cuped_covariate:
-        skipped = [s.name for s in config.metrics if s.type not in ("mean", "proportion")]
+        skipped = [s.name for s in config.metrics if s.type == "quantile"]
         if skipped:
-            notes.append(f"CUPED adjusts mean and proportion metrics only; not applied to {', '.join(skipped)}")
+            notes.append(f"CUPED adjusts mean, proportion and ratio metrics; not applied to {', '.join(skipped)}")
     adjusted = adjust_p_values([r[3].absolute.p_value for r in raw], config.correction)
     results = []
     for (spec, t, arms, effect, theta), p_adj in zip(raw, adjusted, strict=True):

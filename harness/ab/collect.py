@@ -15,6 +15,7 @@ from harness.ab.data import (
     PairSums,
     UnitValue,
     arm_inputs,
+    covariate_value,
     metric_pair,
     quantile_arm,
     quantile_interval_probs,
@@ -50,7 +51,7 @@ class EventSource(Protocol):
 
 def uses_cuped(spec: MetricSpec, config: AnalysisConfig) -> bool:
     """Whether CUPED applies to a metric (a covariate is configured and the metric is a mean/proportion)."""
-    return bool(config.cuped_covariate) and spec.type in ("mean", "proportion")
+    return bool(config.cuped_covariate) and spec.type in ("mean", "proportion", "ratio")
 
 
 def collect(source: EventSource, config: AnalysisConfig) -> ExperimentData:
@@ -68,7 +69,16 @@ def collect(source: EventSource, config: AnalysisConfig) -> ExperimentData:
             variants = list(source.overview()[0])
         q = source.quantiles(spec.source_column, {v: [spec.quantile] for v in variants})
         thresholds[key] = {v: vals[0] for v, vals in q.items()}
-    pairs = [metric_pair(s, config.cuped_covariate if uses_cuped(s, config) else None) for s in config.metrics]
+    pairs: list[Pair] = []
+    plan: list[list[int]] = []  # per metric, the indices of its pairs
+    for spec in config.metrics:
+        cov = config.cuped_covariate if uses_cuped(spec, config) else None
+        main = metric_pair(spec, cov if spec.type in ("mean", "proportion") else None)
+        plan.append([len(pairs)])
+        pairs.append(main)
+        if cov and spec.type == "ratio":  # CUPED on a ratio needs numerator x c and denominator x c
+            plan[-1] += [len(pairs), len(pairs) + 1]
+            pairs += [Pair(main.a, covariate_value(cov)), Pair(main.b, covariate_value(cov))]
     sums = source.pair_sums(pairs, thresholds)
     units, first, last = source.overview()  # after pair_sums: the store computes both in one query
     empty = [PairSums(0, 0, 0, 0, 0, 0)] * len(pairs)
@@ -77,16 +87,18 @@ def collect(source: EventSource, config: AnalysisConfig) -> ExperimentData:
         per_variant: dict[str, object] = {}
         if spec.type == "quantile":
             key = UnitValue("le", spec.source_column, spec.quantile).key
-            probs = {v: quantile_interval_probs(spec.quantile, sums.get(v, empty)[i], config.alpha) for v in units}
+            i_main = plan[i][0]
+            probs = {v: quantile_interval_probs(spec.quantile, sums.get(v, empty)[i_main], config.alpha) for v in units}
             wanted = {v: list(b) for v, b in probs.items() if b is not None}
             bounds = source.quantiles(spec.source_column, wanted) if wanted else {}
             for v in units:
                 b = bounds.get(v)
-                per_variant[v] = quantile_arm(sums.get(v, empty)[i].n, thresholds[key].get(v, float("nan")),
+                per_variant[v] = quantile_arm(sums.get(v, empty)[i_main].n, thresholds[key].get(v, float("nan")),
                                               (b[0], b[1]) if b else None, config.alpha)
         else:
             for v in units:
-                per_variant[v] = arm_inputs(spec, sums.get(v, empty)[i], cuped=uses_cuped(spec, config))
+                got = sums.get(v, empty)
+                per_variant[v] = arm_inputs(spec, *(got[j] for j in plan[i]), cuped=uses_cuped(spec, config))
         data.metrics[spec.name] = per_variant
     if first is not None and last is not None and last >= first:
         data.days = (last - first) / SECONDS_PER_DAY

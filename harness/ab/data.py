@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from harness.ab.config import REQUESTS, MetricSpec
-from harness.stats.cuped import CovariateSums
+from harness.stats.cuped import CovariateSums, RatioCovariateSums
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,14 @@ def metric_pair(spec: MetricSpec, covariate: str | None) -> Pair:
     return Pair(value, covariate_value(covariate) if covariate else value)
 
 
-def arm_inputs(spec: MetricSpec, sums: PairSums, *, cuped: bool) -> object:
-    """Wrap a metric's sums for the analysis: :class:`CovariateSums` (mean/proportion) or ratio sums."""
+def arm_inputs(spec: MetricSpec, sums: PairSums, *extra: PairSums, cuped: bool) -> object:
+    """Wrap a metric's sums for the analysis: :class:`CovariateSums` (mean/proportion), ratio sums
+    (:class:`PairSums`, or :class:`RatioCovariateSums` with CUPED: ``extra`` = numerator x covariate and
+    denominator x covariate sums, used only when they cover the same units)."""
+    if spec.type == "ratio" and cuped and len(extra) == 2 and extra[0].n == extra[1].n == sums.n:
+        yc, xc = extra
+        return RatioCovariateSums(sums.n, sums.sum_a, sums.sum_b, sums.sum_aa, sums.sum_bb, sums.sum_ab,
+                                  yc.sum_b, yc.sum_bb, yc.sum_ab, xc.sum_ab)
     if spec.type == "ratio" or spec.type == "quantile":
         return sums
     if cuped:

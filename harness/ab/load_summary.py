@@ -10,8 +10,10 @@ Format::
         "latency_p95": {"estimate": 2.31, "se": 0.04}}}},              # quantile
      "days": 7, "control": "A", "weights": {"A": 0.5, "B": 0.5}}      # optional
 
-A mean may add ``covariate_sum``, ``covariate_sum_squares`` and ``covariate_cross_sum`` (sum of metric
-times covariate) for CUPED; any metric may carry its own ``n``.
+For CUPED (with ``--cuped NAME``), a mean may add ``covariate_sum``, ``covariate_sum_squares`` and
+``covariate_cross_sum`` (sum of metric times covariate); a ratio may add ``covariate_sum``,
+``covariate_sum_squares``, ``numerator_covariate_cross_sum`` and ``denominator_covariate_cross_sum``.
+Any metric may carry its own ``n``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from harness.ab.config import AnalysisConfig, MetricSpec
 from harness.ab.data import ExperimentData, PairSums, QuantileArm
 from harness.errors import DataError
-from harness.stats.cuped import CovariateSums
+from harness.stats.cuped import CovariateSums, RatioCovariateSums
 
 _KEYS = {
     "proportion": ("successes",),
@@ -34,6 +36,8 @@ _KEYS = {
     "quantile": ("estimate", "se"),
 }
 _CUPED = ("covariate_sum", "covariate_sum_squares", "covariate_cross_sum")
+_RATIO_CUPED = ("covariate_sum", "covariate_sum_squares", "numerator_covariate_cross_sum",
+                "denominator_covariate_cross_sum")
 
 
 def _number(value: Any, field: str, path: Path) -> float:
@@ -102,7 +106,8 @@ def load_summary(path: Path, config: AnalysisConfig) -> tuple[ExperimentData, An
                 if key not in stats:
                     raise DataError(f"summary {path}: field {where}.{key} is missing",
                                     hint=f"a {spec.type} metric needs {', '.join(_KEYS[spec.type])}")
-            v = {k: _number(x, f"{where}.{k}", path) for k, x in stats.items() if k in _KEYS[spec.type] + _CUPED + ("n",)}
+            v = {k: _number(x, f"{where}.{k}", path) for k, x in stats.items()
+                 if k in _KEYS[spec.type] + _CUPED + _RATIO_CUPED + ("n",)}
             n = int(v.get("n", units[name]))
             if spec.type == "proportion":
                 if not 0 <= v["successes"] <= n:
@@ -112,6 +117,9 @@ def load_summary(path: Path, config: AnalysisConfig) -> tuple[ExperimentData, An
                 has_cov = all(k in v for k in _CUPED) and bool(config.cuped_covariate)
                 per[name] = CovariateSums(n, v["sum"], v["sum_squares"], *(
                     (v["covariate_sum"], v["covariate_sum_squares"], v["covariate_cross_sum"]) if has_cov else (0.0,) * 3))
+            elif spec.type == "ratio" and config.cuped_covariate and all(k in v for k in _RATIO_CUPED):
+                per[name] = RatioCovariateSums(n, v["numerator_sum"], v["denominator_sum"], v["numerator_sum_squares"],
+                                               v["denominator_sum_squares"], v["cross_sum"], *(v[k] for k in _RATIO_CUPED))
             elif spec.type == "ratio":
                 per[name] = PairSums(n, v["numerator_sum"], v["denominator_sum"], v["numerator_sum_squares"],
                                      v["denominator_sum_squares"], v["cross_sum"])
