@@ -6,7 +6,7 @@ attention mask make padded rows mathematically equal to unpadded ones; the only 
 of a difference is floating-point summation order (padded matmuls have other shapes), which can
 flip an argmax when two logits tie to ~1e-6. Any such prompt is printed with its logit gap.
 
-Usage: python bench/bench_generation.py [--prompts 256] [--max-new-tokens 32] [--batch-size 32]
+Usage: python bench/bench_generation.py [--prompts 256] [--max-new-tokens 32] [--batch-size 32] [--threads N]
 """
 
 from __future__ import annotations
@@ -39,9 +39,13 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=256)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for both arms")
     args = parser.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from harness.backends.base import BackendSpec, GenerationRequest, GenerationSettings
     from harness.backends.transformers_backend import TransformersBackend
