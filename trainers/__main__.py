@@ -1,8 +1,9 @@
 """``python -m trainers CONFIG.yaml [key=value ...] [--workspace DIR] [--force]``: the launcher-friendly entry.
 
 The same as ``harness train``, for launchers that run a module, e.g.
-``accelerate launch --num_processes 2 -m trainers CONFIG.yaml`` (each process trains its shard of
-every batch; the main process saves and registers the model).
+``accelerate launch -m trainers CONFIG.yaml`` on GPUs or ``torchrun --nproc_per_node 2 -m trainers
+CONFIG.yaml`` on CPUs (each process trains its shard of every batch; the main process saves and
+registers the model).
 """
 
 from __future__ import annotations

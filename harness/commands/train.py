@@ -24,7 +24,8 @@ def train(
     """Train one candidate (or one per sweep value) and record it in the workspace model registry.
 
     Multi-GPU / multi-node: run the same command under accelerate, e.g.
-    `accelerate launch --num_processes 2 $(which harness) train CONFIG.yaml` (see trainers/README.md).
+    `accelerate launch $(which harness) train CONFIG.yaml` on GPUs, `torchrun --nproc_per_node 2 -m trainers
+    CONFIG.yaml` on CPUs (see trainers/README.md).
     """
     from harness.commands._common import err_console, open_workspace, print_json
     from harness.errors import ConfigError
