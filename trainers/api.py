@@ -138,8 +138,7 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
 
     # save ----------------------------------------------------------------------------------------
     trainer.save_model(str(folder))  # every rank calls it (FSDP/DeepSpeed gather); the main one writes
-    if not trainer.is_world_process_zero():
-        trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():  # the main process writes the folder and the registry row
         return ModelRecord(name=config.name, path=str(folder), base_model=config.base_model,
                            method=config.method, adapter=module.IS_ADAPTER)
     tokenizer.save_pretrained(str(folder))
@@ -171,7 +170,6 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
                "mean_tokens_per_s": round(sum(tokens_per_s) / len(tokens_per_s), 1) if tokens_per_s else None},
     )
     stored = register(ws, record, overwrite=True)
-    trainer.accelerator.wait_for_everyone()
     say(f"registered {config.name}: val loss {_fmt(outcome.best_val_loss)} (best), "
         f"{outcome.global_step} steps in {record.wall_time_s:.1f}s -> {folder}")
     return stored

@@ -238,11 +238,13 @@ def run_trainer(model, tokenizer, train_features, val_features, config: TrainCon
     trainer.train(resume_from_checkpoint=resume_from)
     wall = time.perf_counter() - started
     history = metrics.history
-    if resume_from is not None:  # the whole curve, including the steps before the resume
+    if resume_from is not None and (folder / "metrics.jsonl").exists():  # the whole curve, resumed or not
         history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    train_losses = [row["train_loss"] for row in history if "train_loss" in row]
-    val_losses = [row["val_loss"] for row in history if "val_loss" in row]
     state = trainer.state
+    # The Trainer's own log history is the same on every rank (our metrics log lives on the main one),
+    # so decisions taken from it (e.g. "evaluate once more") keep the ranks' collectives in step.
+    train_losses = [float(e["loss"]) for e in state.log_history if "loss" in e]
+    val_losses = [float(e["eval_loss"]) for e in state.log_history if "eval_loss" in e]
     final_val = val_losses[-1] if val_losses else None
     stop_planned = state.max_steps
     stopped_early = bool(config.early_stopping_patience) and state.global_step < stop_planned
