@@ -82,7 +82,10 @@ def resolve_candidate(suite: Suite, cand: CandidateSpec, workspace: Workspace | 
         record = None if local.exists() else _registry_record(workspace, cand.model)
         if record is not None:
             if getattr(record, "adapter", False):
-                model, adapter = resolve_model_name(str(record.base_model), suite), str(record.path)
+                base_path = getattr(record, "base_model_path", "") or ""
+                model = base_path if base_path and Path(base_path).exists() else resolve_model_name(
+                    str(record.base_model), suite)
+                adapter = str(record.path)
             else:
                 model = str(record.path)
         else:

@@ -143,3 +143,24 @@ def test_summary_intervals_match_statsmodels() -> None:
     cont = summarize(values, kind="continuous")
     assert cont.ci == pytest.approx(DescrStatsW(values).tconfint_mean(alpha=0.05), abs=1e-9)
     assert summarize([None, None]).mean is None
+
+
+def test_registry_names_resolve_to_base_and_adapter(tmp_path: Path, tiny_model_dir: Path, tiny_lora_dir: Path) -> None:
+    from harness.runs.resolve import resolve_candidate
+
+    registry = pytest.importorskip("trainers.registry")
+    ws = Workspace.open(tmp_path / "ws")
+    registry.register(ws, registry.ModelRecord(name="lora-reg", path=str(tiny_lora_dir), base_model="tiny",
+                                               base_model_path=str(tiny_model_dir), method="lora", adapter=True))
+    write_eval_set(tmp_path, n_test=2)
+    suite = load_suite(write_suite(tmp_path, (
+        "name: reg\ndatasets: {test: test.jsonl}\ncandidates:\n  - {name: by-model, model: lora-reg}\n"
+        f"  - {{name: by-adapter, model: {tiny_model_dir}, adapter: lora-reg}}\n"
+        f"  - {{name: bad, model: {tiny_model_dir}, adapter: not-registered}}\n")))
+    for index in (0, 1):
+        resolved = resolve_candidate(suite, suite.candidates[index], ws, index)
+        assert resolved.spec.model == str(tiny_model_dir) and resolved.spec.adapter == str(tiny_lora_dir)
+    from harness.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"candidates\[2\].adapter: 'not-registered' is neither a folder"):
+        resolve_candidate(suite, suite.candidates[2], ws, 2)
