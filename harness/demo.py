@@ -18,6 +18,10 @@ from harness.workspace import Workspace
 # Order matters: data -> train -> evaluate -> compare -> A/B.
 STAGES: list[tuple[str, str]] = [
     ("data", "harness.data.demo:stage"),
+    ("train", "trainers.demo:stage"),
+    ("eval", "harness.runs.demo:stage"),
+    ("compare", "harness.compare.demo:demo_stage"),
+    ("ab", "harness.ab.demo:stage"),
 ]
 
 

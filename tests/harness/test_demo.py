@@ -1,0 +1,49 @@
+"""``harness demo``: every stage runs end to end and reports its result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.demo import STAGES
+
+
+def _check_demo_output(result, workspace: Path) -> None:
+    assert result.exit_code == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    out = result.stdout
+    for index, (name, _) in enumerate(STAGES, start=1):
+        assert f"stage {index}/{len(STAGES)}: {name}" in out
+    assert "A/B decision:" in out
+    assert "lora-extract" in out
+    runs = sorted(p for p in (workspace / "runs").iterdir() if (p / "summary.json").exists())
+    assert runs, "the eval stage wrote no run folder"
+    summary = json.loads((runs[-1] / "summary.json").read_text())
+    candidates = set(summary["candidates"])
+    assert {"base-zero-shot", "base-few-shot", "lora-extract"} <= candidates
+    assert (workspace / "demo" / "comparison.json").exists()
+
+
+def test_demo_fast_runs_every_stage(cli, workspace_dir: Path) -> None:
+    result = cli("demo", "--fast")
+    _check_demo_output(result, workspace_dir)
+
+
+def test_demo_rejects_unknown_stage(cli) -> None:
+    result = cli("demo", "--stage", "nope")
+    assert result.exit_code == 2
+    assert "unknown demo stage 'nope'" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_full_on_smollm2(cli, workspace_dir: Path) -> None:
+    """The real front door: SmolLM2-135M-Instruct, LoRA on extract, evaluated against prompted baselines."""
+    result = cli("demo")
+    _check_demo_output(result, workspace_dir)
+    runs = sorted(p for p in (workspace_dir / "runs").iterdir() if (p / "summary.json").exists())
+    test = json.loads((runs[-1] / "summary.json").read_text())["candidates"]
+    dataset = next(iter(test["lora-extract"]))
+    lora = test["lora-extract"][dataset]["json_schema"]["mean"]
+    for baseline in ("base-zero-shot", "base-few-shot"):
+        assert lora > test[baseline][dataset]["json_schema"]["mean"] + 0.2, (baseline, test)
