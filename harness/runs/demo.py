@@ -3,7 +3,7 @@
 Builds a :class:`harness.runs.suite.Suite` in Python: ``base-zero-shot`` and ``base-few-shot``
 (3 examples from the training split) on the base model, plus every model the training stage
 left in ``ctx.artifacts["models"]`` (an adapter folder becomes ``model: base, adapter: folder``).
-Full demo: SmolLM2-135M-Instruct, 30 test examples; ``ctx.fast``: the tiny model, 10 examples.
+Full demo: SmolLM2-135M-Instruct, 20 test examples; ``ctx.fast``: the tiny model, 10 examples.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def stage(ctx: Any) -> None:
     from harness.runs.runner import run_suite
 
     suite = build_demo_suite(ctx)
-    limit = 10 if ctx.fast else 30
+    limit = 10 if ctx.fast else 20
     result = run_suite(suite, ctx.workspace, limit=limit, console=ctx.console)
     ctx.artifacts["run_id"] = result.run_id
     ctx.console.print(summary_table(result.summary, title=f"eval run {result.run_id}"))
