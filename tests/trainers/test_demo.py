@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 
 class _Console:
     def __init__(self) -> None:
@@ -40,23 +38,3 @@ def test_fast_demo_stage_trains_and_registers_lora_extract(tmp_path, extract_fil
     assert Path(ctx.artifacts["base_model"]) == Path(tiny_model_dir)
     label, value = ctx.summary[-1]
     assert label == "lora-extract" and "val loss" in value and "steps" in value
-
-
-@pytest.mark.slow
-def test_full_demo_stage_on_smollm2(tmp_path):
-    """LoRA on SmolLM2-135M-Instruct over the bundled extract set (about 1-2 minutes on 2 cores)."""
-    root = Path(__file__).resolve().parents[2] / "evalsets" / "extract"
-    if not (root / "train.jsonl").exists():
-        pytest.skip("the bundled extract set is not generated")
-    from trainers.demo import stage
-
-    ctx = _context(tmp_path, {"train": root / "train.jsonl", "val": root / "val.jsonl"}, fast=False)
-    stage(ctx)
-    from trainers.registry import find_model
-
-    record = find_model(ctx.workspace, "lora-extract")
-    assert record.base_model == "smollm2-135m-instruct" and record.steps >= 10
-    first_val = next(r for r in Path(record.curves_path).read_text().splitlines() if "val_loss" in r)
-    import json
-
-    assert record.best_val_loss <= json.loads(first_val)["val_loss"]
