@@ -106,19 +106,10 @@ def proportion_p_value(a: int, n1: int, b: int, n2: int) -> float:
 
 
 def holm(p_values: list[float]) -> list[float]:
-    """Return Holm step-down adjusted p-values (same numbers as statsmodels' ``multipletests(method="holm")``).
+    """Return Holm step-down adjusted p-values (see :func:`harness.stats.multiple.adjust_p_values`)."""
+    from harness.stats.multiple import adjust_p_values
 
-    Hand-written because statsmodels' Holm branch calls ``gc.collect()`` on every call (0.2 s in a
-    large process), and a report runs one correction per metadata field.
-    """
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
+    return adjust_p_values(p_values, "holm")
 
 
 def compare_field(name: str, train: dict[str, int], other: dict[str, int], *, min_share: float,

@@ -25,7 +25,24 @@ def adjust_p_values(p_values: Sequence[float], method: Correction = "holm") -> l
         return adjusted.tolist()
     if method not in _STATSMODELS_METHOD:
         raise ValueError(f"unknown correction {method!r}; choose holm, bh, bonferroni or none")
+    if method == "holm":
+        adjusted[finite] = _holm(values[finite])
+        return adjusted.tolist()
     from statsmodels.stats.multitest import multipletests
 
     adjusted[finite] = multipletests(values[finite], method=_STATSMODELS_METHOD[method])[1]
     return adjusted.tolist()
+
+
+def _holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm step-down adjustment (the numbers of statsmodels' ``multipletests(method="holm")``).
+
+    Written out because statsmodels' Holm branch calls ``gc.collect()`` on every call (~0.2 s in a
+    large process), and reports run one correction per metadata field or metric family.
+    """
+    m = len(p_values)
+    order = np.argsort(p_values, kind="stable")
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p_values[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(stepped)
+    return adjusted
