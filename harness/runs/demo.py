@@ -70,9 +70,9 @@ def stage(ctx: Any) -> None:
     ctx.console.print(summary_table(result.summary, title=f"eval run {result.run_id}"))
     parts = []
     for cand, per_ds in result.summary["candidates"].items():
-        entry = per_ds["test"].get("json_valid") or {}
-        if entry.get("mean") is not None:
-            parts.append(f"{cand} {entry['mean']:.0%}")
+        values = [f"{per_ds['test'][m]['mean']:.0%}" if (per_ds["test"].get(m) or {}).get("mean") is not None
+                  else "n/a" for m in METRICS]
+        parts.append(f"{cand} {'/'.join(values)}")
     generated = sum(result.generated.values())
-    ctx.report("eval run", f"{result.run_id}: valid JSON {', '.join(parts)} on {limit} extract examples "
-               f"({generated} generated, {sum(result.cached.values())} cached)")
+    ctx.report("eval run", f"{result.run_id}: {'/'.join(METRICS)}: {', '.join(parts)} on {limit} extract "
+               f"examples ({generated} generated, {sum(result.cached.values())} cached)")

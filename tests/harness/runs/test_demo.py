@@ -32,4 +32,4 @@ def test_demo_stage_fast(tmp_path: Path, tiny_model_dir: Path, tiny_lora_dir: Pa
     assert run.suite_json["resolved"]["candidates"]["lora-extract"]["adapter"] == str(tiny_lora_dir)
     text = console.export_text()
     assert "json_schema" in text and "base-few-shot" in text
-    assert ctx.summary and ctx.summary[0][0] == "eval run" and "valid JSON" in ctx.summary[0][1]
+    assert ctx.summary and ctx.summary[0][0] == "eval run" and "json_valid/json_schema/exact_match" in ctx.summary[0][1]
