@@ -43,5 +43,25 @@ def create_engine_for(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    _create_tables(engine, Base.metadata)
     return engine
+
+
+def _create_tables(engine: Engine, metadata, attempts: int = 5) -> None:
+    """``create_all``, tolerating another process creating the same tables at the same moment.
+
+    Several processes (e.g. the ranks of a distributed training run) may open one new workspace
+    together; the loser of a CREATE TABLE race sees "already exists" and simply checks again.
+    """
+    import time
+
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))

@@ -74,3 +74,21 @@ def test_workspace_path_that_is_a_file(tmp_path: Path) -> None:
     target.write_text("x")
     with pytest.raises(ConfigError, match="not a folder"):
         Workspace.open(target)
+
+
+def test_processes_opening_one_new_workspace_together(tmp_path: Path) -> None:
+    """Ranks of a distributed run open the same new workspace at once: no CREATE TABLE race."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom harness.workspace import Workspace\n"
+        "from sqlalchemy import inspect\n"
+        "ws = Workspace.open(sys.argv[1])\nprint(len(inspect(ws.engine).get_table_names()))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "shared")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs), [err[-2000:] for _, err in results]
+    counts = {int(out.strip()) for out, _ in results}
+    assert len(counts) == 1 and counts.pop() > 0
