@@ -40,6 +40,21 @@ class DemoContext:
     artifacts: dict[str, Any] = field(default_factory=dict)
     summary: list[tuple[str, str]] = field(default_factory=list)
 
+    def set_files(self, name: str, *, need: str) -> dict[str, Path]:
+        """Split files of the bundled set ``name`` (``train``/``val``/``test``): the data stage's if it ran,
+        else the bundled ones under ``evalsets/``; raises :class:`DataError` when split ``need`` is missing."""
+        from harness.errors import DataError
+
+        files = (self.artifacts.get("splits") or {}).get(name)
+        if files:
+            return {split: Path(path) for split, path in files.items()}
+        root = Path(__file__).resolve().parents[1] / "evalsets" / name
+        files = {split: root / f"{split}.jsonl" for split in ("train", "val", "test")}
+        if not files[need].exists():
+            raise DataError(f"{files[need]} not found: the demo needs the {need} split of the {name} set",
+                            hint="run the data stage first, or generate the bundled sets (python -m evalsets.generate)")
+        return files
+
     def report(self, label: str, value: str) -> None:
         """Add a line to the closing summary (``label: value``)."""
         self.summary.append((label, value))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import random
 import shutil
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -167,7 +168,9 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
                "data": data_info, "device": "cuda" if torch.cuda.is_available() else "cpu",
                "processes": trainer.args.world_size,
                "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps,
-               "mean_tokens_per_s": round(sum(tokens_per_s) / len(tokens_per_s), 1) if tokens_per_s else None},
+               "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
+               "mean_tokens_per_s": round(sum(tokens_per_s) / len(tokens_per_s), 1) if tokens_per_s else None,
+               "median_tokens_per_s": round(statistics.median(tokens_per_s), 1) if tokens_per_s else None},
     )
     stored = register(ws, record, overwrite=True)
     say(f"registered {config.name}: val loss {_fmt(outcome.best_val_loss)} (best), "

@@ -72,8 +72,12 @@ def end_of_turn_ids(tokenizer) -> set[int]:
     return ids
 
 
-def render_conversation(tokenizer, messages: Sequence[dict], *, example_id: str = "?") -> RenderedExample:
+def render_conversation(tokenizer, messages: Sequence[dict], *, example_id: str = "?",
+                        stops: set[int] | None = None) -> RenderedExample:
     """Render ``messages`` with the chat template; returns ids and labels masked to assistant tokens.
+
+    ``stops`` is :func:`end_of_turn_ids` of the tokenizer, computed once by a caller that renders many
+    examples (reading the vocabulary costs ~70 ms on a 49k-token tokenizer).
 
     Raises :class:`DataError` when there is no assistant turn, when the template renders a prefix
     differently from the full conversation, or when no end-of-turn/EOS token is in the loss mask.
@@ -105,7 +109,7 @@ def render_conversation(tokenizer, messages: Sequence[dict], *, example_id: str 
     if rendered.assistant_tokens == 0:
         raise DataError(f"example {example_id}: the assistant turns render to no tokens",
                         hint="check that assistant messages have content")
-    stops = end_of_turn_ids(tokenizer)
+    stops = end_of_turn_ids(tokenizer) if stops is None else stops
     if not any(label in stops for label in labels if label != IGNORE_INDEX):
         names = ", ".join(sorted(tokenizer.convert_ids_to_tokens(sorted(stops)))) or "(no eos_token set)"
         raise DataError(
@@ -121,12 +125,13 @@ def render_dataset(tokenizer, examples: Sequence[dict], *, max_length: int,
     """Render every example and apply the overlength policy; returns the kept examples and the counts."""
     report = RenderReport(total=len(examples))
     kept: list[RenderedExample] = []
+    stops = end_of_turn_ids(tokenizer)
     for number, example in enumerate(examples, start=1):
         example_id = str(example.get("id", number))
         messages = example.get("messages")
         if not isinstance(messages, list):
             raise DataError(f"example {example_id}: `messages` must be a list of {{role, content}} objects")
-        rendered = render_conversation(tokenizer, messages, example_id=example_id)
+        rendered = render_conversation(tokenizer, messages, example_id=example_id, stops=stops)
         if len(rendered.input_ids) > max_length:
             if overlength == "error":
                 raise DataError(

@@ -53,30 +53,50 @@ def needs_no_cache(model) -> bool:
 
 
 def load_for_generation(path_or_record: Any, *, workspace=None, device: str | None = None,
-                        dtype: str = "float32"):
-    """Return ``(model, tokenizer)`` for a record, model folder, adapter folder, registry name or hub id."""
+                        dtype: Any = "float32", base: str | None = None, merge: bool = False,
+                        resolve: bool = True):
+    """Return ``(model, tokenizer)`` for a record, model folder, adapter folder, registry name or hub id.
+
+    The one loader for generation, used by :func:`trainers.load_for_generation` callers and by the
+    eval backend (``harness.backends.transformers_backend``):
+
+    - an adapter folder loads over ``base`` (default: the adapter's ``base_model_name_or_path``);
+      ``merge=True`` folds a LoRA into the base weights (decodes at base-model speed, same outputs);
+    - a folder holding only a ``.gguf`` file loads through transformers' GGUF reader;
+    - the tokenizer comes from the adapter/model folder when it has one, else from the base;
+    - prompt-learning adapters generate with ``use_cache=False`` (see :func:`needs_no_cache`);
+      ``model.harness_use_cache`` tells backends that run their own decoding loop;
+    - ``resolve=False`` takes ``path_or_record`` literally (no registry or alias lookup).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = _resolve_path(path_or_record, workspace)
+    target = _resolve_path(path_or_record, workspace) if resolve else _literal_path(path_or_record)
     adapter = _adapter_config(target) if isinstance(target, Path) else None
+    base_name = str(base) if base else (adapter["base_model_name_or_path"] if adapter else str(target))
+    base_kwargs: dict[str, Any] = {"dtype": dtype}
+    gguf = _gguf_file(base_name)
+    if gguf:
+        base_kwargs["gguf_file"] = gguf
     try:
+        model = AutoModelForCausalLM.from_pretrained(base_name, **base_kwargs)
         if adapter is not None:
             from peft import PeftModel
 
-            base = AutoModelForCausalLM.from_pretrained(adapter["base_model_name_or_path"], dtype=dtype)
-            model = PeftModel.from_pretrained(base, str(target))
-        else:
-            model = AutoModelForCausalLM.from_pretrained(str(target), dtype=dtype)
-        tokenizer = AutoTokenizer.from_pretrained(str(target) if (Path(str(target)) / "tokenizer_config.json").exists()
-                                                  else adapter["base_model_name_or_path"] if adapter else str(target))
-    except OSError as exc:
-        raise HarnessError(f"cannot load model {path_or_record!r}: {str(exc).splitlines()[0]}",
-                           hint="pass a registered model name, a model/adapter folder, an alias or a hub id") from None
+            model = PeftModel.from_pretrained(model, str(target))
+        tokenizer_source = str(target) if _has_tokenizer(target) else base_name
+        tokenizer = AutoTokenizer.from_pretrained(
+            tokenizer_source, **({"gguf_file": gguf} if gguf and tokenizer_source == base_name else {}))
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"cannot load model {str(path_or_record)!r}: {str(exc).splitlines()[0]}",
+                           hint="pass a registered model name, a model/adapter folder, an alias or a hub id "
+                                "available offline") from None
+    no_cache = needs_no_cache(model)
+    if merge and adapter is not None and not no_cache:
+        model = model.merge_and_unload()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    no_cache = needs_no_cache(model)
     if no_cache:
         model.generation_config.use_cache = False
     model.harness_use_cache = not no_cache  # read by backends that run their own decoding loop
@@ -84,6 +104,26 @@ def load_for_generation(path_or_record: Any, *, workspace=None, device: str | No
         model.to(device)
     model.eval()
     return model, tokenizer
+
+
+def _literal_path(value: Any) -> Path | str:
+    text = str(getattr(value, "path", value))
+    return Path(text).expanduser() if Path(text).expanduser().exists() else text
+
+
+def _has_tokenizer(folder: Path | str) -> bool:
+    path = Path(str(folder))
+    return path.is_dir() and any((path / name).exists()
+                                 for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
+
+
+def _gguf_file(model: str) -> str | None:
+    """The ``.gguf`` file name of a folder that has no ``config.json`` (a GGUF-only model), else None."""
+    folder = Path(model)
+    if not folder.is_dir() or (folder / "config.json").exists():
+        return None
+    found = sorted(folder.glob("*.gguf"))
+    return found[0].name if found else None
 
 
 def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, *, base: str | None = None) -> Path:

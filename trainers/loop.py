@@ -191,6 +191,7 @@ def training_arguments(config: TrainConfig, checkpoints: Path):
         report_to="none",
         disable_tqdm=not config.progress,
         remove_unused_columns=False,
+        prediction_loss_only=True,  # validation needs the loss only: no logits kept per batch
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,
@@ -204,10 +205,105 @@ def latest_checkpoint(checkpoints: Path) -> str | None:
     return str(found[-1]) if found else None
 
 
+def _shared_prefix(inputs: dict, keep) -> int:
+    """Length of the token prefix that every row of the batch shares (0 when not worth sharing).
+
+    Rows of a chat dataset usually open with the same system prompt and template tokens. The prefix
+    ends before the first position whose logits the loss needs, so the loss is unchanged.
+    """
+    ids, mask = inputs["input_ids"], inputs.get("attention_mask")
+    if ids.shape[0] < 2 or set(inputs) - {"input_ids", "attention_mask"}:
+        return 0
+    same = (ids == ids[:1]).all(dim=0)
+    if mask is not None:
+        same &= mask.bool().all(dim=0)
+    length = int(same.int().cumprod(dim=0).sum())
+    length = min(length, int(keep.min()) if keep.numel() else 0, ids.shape[1] - 1)
+    return length if length >= 8 else 0
+
+
+def _forward_with_shared_prefix(model, inputs: dict, prefix: int, keep):
+    """Run the shared prefix once (batch of one), then every row's remainder over its cached keys/values.
+
+    Gradients flow through the cache into the prefix pass, so loss and gradients equal those of the
+    full batch (checked in tests/trainers/test_loop.py); the prefix tokens are computed once instead
+    of once per row (on the demo's ``extract`` set: 45 of ~108 tokens, a ~1.4x faster step).
+    """
+    ids, mask = inputs["input_ids"], inputs.get("attention_mask")
+    head = model(input_ids=ids[:1, :prefix], attention_mask=None if mask is None else mask[:1, :prefix],
+                 use_cache=True, logits_to_keep=1)
+    cache = head.past_key_values
+    cache.batch_repeat_interleave(ids.shape[0])
+    return model(input_ids=ids[:, prefix:], attention_mask=mask, past_key_values=cache, use_cache=True,
+                 logits_to_keep=keep - prefix)
+
+
+def _assistant_trainer_class(shared_prefix: bool = True):
+    """A ``Trainer`` whose loss projects onto the vocabulary only where the loss mask needs it.
+
+    The default causal-LM loss computes logits for every position, and with a 49k vocabulary the
+    ``lm_head`` is ~20% of a training step; here only the positions that predict an assistant token
+    (their union over the batch, passed as ``logits_to_keep``) are projected. The loss is the same
+    (token-mean cross entropy, or the sum over ``num_items_in_batch`` under gradient accumulation),
+    checked against the default in tests/trainers/test_loop.py. Models or adapters that cannot slice
+    (prompt learning prepends virtual tokens; models without ``logits_to_keep``) take the default.
+    With ``shared_prefix``, a prompt prefix common to the whole batch is computed once per batch
+    (see :func:`_forward_with_shared_prefix`).
+    """
+    import inspect
+
+    import torch
+    from transformers import Trainer
+
+    class AssistantLossTrainer(Trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.sliced_loss = self.model_accepts_loss_kwargs and _can_slice_logits(self.model)
+            # One process only: DDP hooks expect one forward per backward, and this makes two.
+            self.shared_prefix = bool(shared_prefix and self.sliced_loss and self.args.world_size == 1)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.get("labels")
+            if not self.sliced_loss or labels is None or self.label_smoother is not None:
+                return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                            num_items_in_batch=num_items_in_batch)
+            targets = labels[:, 1:]
+            keep = (targets != -100).any(dim=0).nonzero().flatten()
+            rest = {k: v for k, v in inputs.items() if k != "labels"}
+            prefix = _shared_prefix(rest, keep) if self.shared_prefix else 0
+            if prefix:
+                outputs = _forward_with_shared_prefix(model, rest, prefix, keep)
+            else:
+                outputs = model(**rest, logits_to_keep=keep)
+            picked = targets[:, keep]
+            logits = outputs.logits.float()
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), picked.reshape(-1),
+                                                     ignore_index=-100, reduction="sum")
+            if num_items_in_batch is None:
+                loss = loss / (picked != -100).sum().clamp(min=1)
+            else:
+                loss = loss / num_items_in_batch
+                if self.args.average_tokens_across_devices:  # as Trainer.compute_loss scales it
+                    loss = loss * (self.accelerator.num_processes if self.args.n_gpu <= 1 else self.args.n_gpu)
+            return (loss, outputs) if return_outputs else loss
+
+    def _can_slice_logits(model) -> bool:
+        peft_config = getattr(model, "active_peft_config", None)
+        if peft_config is not None and peft_config.is_prompt_learning:
+            return False
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        try:
+            return "logits_to_keep" in inspect.signature(base.forward).parameters
+        except (TypeError, ValueError):
+            return False
+
+    return AssistantLossTrainer
+
+
 def run_trainer(model, tokenizer, train_features, val_features, config: TrainConfig, folder: Path,
                 *, warn=None) -> tuple[Any, TrainOutcome]:
     """Train ``model`` with the Trainer; returns (trainer, outcome). Resumes when ``config.resume``."""
-    from transformers import EarlyStoppingCallback, Trainer
+    from transformers import EarlyStoppingCallback
 
     from trainers.data import PaddingCollator
 
@@ -218,7 +314,8 @@ def run_trainer(model, tokenizer, train_features, val_features, config: TrainCon
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
                                                early_stopping_threshold=config.early_stopping_threshold))
-    trainer = Trainer(
+    # Gradient checkpointing recomputes layers without a cache: the shared prefix does not apply.
+    trainer = _assistant_trainer_class(config.shared_prefix and not config.gradient_checkpointing)(
         model=model,
         args=training_arguments(config, checkpoints),
         train_dataset=train_features,

@@ -39,4 +39,4 @@ def prepare_model(base_path: str, config: TrainConfig, tokenizer):
     model = load_causal_lm(base_path, dtype=compute_dtype, quantization_config=quantization, device_map={"": 0})
     model.config.pad_token_id = tokenizer.pad_token_id
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
-    return get_peft_model(model, lora_config(config))
+    return get_peft_model(model, lora_config(config, model))

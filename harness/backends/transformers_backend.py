@@ -11,58 +11,31 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from harness.backends.base import BackendError, BackendSpec, Generation, GenerationRequest
 from harness.backends.fingerprint import model_fingerprint
 
 
-def _has_tokenizer(folder: str | None) -> bool:
-    return bool(folder) and Path(folder).is_dir() and any(
-        (Path(folder) / name).exists() for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
-
-
 def load_model_and_tokenizer(model: str, adapter: str | None, *, device: str, dtype: str | None) -> tuple[Any, Any, bool]:
-    """Load the model (merging a LoRA adapter), its tokenizer; returns (model, tokenizer, use_cache)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Load the model (merging a LoRA adapter), its tokenizer; returns (model, tokenizer, use_cache).
+
+    A thin wrapper over :func:`trainers.generation.load_for_generation`, the one loader that
+    training, merging and evaluation share; load failures become :class:`BackendError`.
+    """
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # the runner shows its own progress
-    torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
-    kwargs: dict[str, Any] = {"dtype": torch_dtype}
-    gguf = sorted(Path(model).glob("*.gguf")) if Path(model).is_dir() else []
-    if gguf and not (Path(model) / "config.json").exists():
-        kwargs["gguf_file"] = gguf[0].name
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(adapter if _has_tokenizer(adapter) else model,
-                                                  **({"gguf_file": kwargs["gguf_file"]} if "gguf_file" in kwargs else {}))
-        base = AutoModelForCausalLM.from_pretrained(model, **kwargs)
-    except OSError as exc:
-        raise BackendError(f"cannot load model {model!r}: {str(exc).splitlines()[0]}",
-                           hint="pass a local model folder, a known alias, or a hub id available offline") from None
-    use_cache = True
-    if adapter:
-        from peft import PeftConfig, PeftModel
+    from harness.errors import HarnessError
+    from trainers.generation import load_for_generation
 
-        try:
-            config = PeftConfig.from_pretrained(adapter)
-        except (OSError, ValueError) as exc:
-            raise BackendError(f"cannot load adapter {adapter!r}: {str(exc).splitlines()[0]}",
-                               hint="point adapter at a folder with adapter_config.json") from None
-        peft_model = PeftModel.from_pretrained(base, adapter)
-        if config.is_prompt_learning:
-            use_cache = False  # measured: cached decoding drifts for prompt tuning (ENVIRONMENT.md)
-            base = peft_model
-        else:
-            base = peft_model.merge_and_unload()  # merged LoRA decodes at base-model speed
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
-    base.to(device)
-    base.eval()
-    return base, tokenizer, use_cache
+    hf_logging.disable_progress_bar()  # the runner shows its own progress
+    chosen = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+    try:
+        loaded, tokenizer = load_for_generation(adapter or model, base=model if adapter else None, device=device,
+                                                dtype=chosen, merge=True, resolve=False)
+    except HarnessError as exc:
+        raise BackendError(exc.message, hint=exc.hint) from None
+    return loaded, tokenizer, loaded.harness_use_cache
 
 
 class TransformersBackend:

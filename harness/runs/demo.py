@@ -3,7 +3,7 @@
 Builds a :class:`harness.runs.suite.Suite` in Python: ``base-zero-shot`` and ``base-few-shot``
 (3 examples from the training split) on the base model, plus every model the training stage
 left in ``ctx.artifacts["models"]`` (an adapter folder becomes ``model: base, adapter: folder``).
-Full demo: SmolLM2-135M-Instruct, 20 test examples; ``ctx.fast``: the tiny model, 10 examples.
+Full demo: SmolLM2-135M-Instruct, 30 test examples; ``ctx.fast``: the tiny model, 10 examples.
 """
 
 from __future__ import annotations
@@ -11,21 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.errors import DataError
-
 METRICS = ["json_valid", "json_schema", "exact_match"]
-
-
-def _extract_files(ctx: Any) -> dict[str, Path]:
-    files = (ctx.artifacts.get("splits") or {}).get("extract")
-    if files:
-        return {k: Path(v) for k, v in files.items()}
-    root = Path(__file__).resolve().parents[2] / "evalsets" / "extract"
-    files = {split: root / f"{split}.jsonl" for split in ("train", "test")}
-    if not files["test"].exists():
-        raise DataError(f"{files['test']} not found: the eval stage needs the extract test set",
-                        hint="run the data stage first, or generate the bundled sets (evalsets)")
-    return files
 
 
 def _base_model(ctx: Any) -> str:
@@ -43,7 +29,7 @@ def build_demo_suite(ctx: Any) -> Any:
     """The demo suite (a :class:`Suite`): baselines plus the trained candidates."""
     from harness.runs.suite import Suite
 
-    files = _extract_files(ctx)
+    files = ctx.set_files("extract", need="test")
     base = _base_model(ctx)
     candidates: list[dict[str, Any]] = [
         {"name": "base-zero-shot", "model": base},
@@ -64,7 +50,7 @@ def stage(ctx: Any) -> None:
     from harness.runs.runner import run_suite
 
     suite = build_demo_suite(ctx)
-    limit = 10 if ctx.fast else 20
+    limit = 10 if ctx.fast else 30
     result = run_suite(suite, ctx.workspace, limit=limit, console=ctx.console)
     ctx.artifacts["run_id"] = result.run_id
     ctx.console.print(summary_table(result.summary, title=f"eval run {result.run_id}"))

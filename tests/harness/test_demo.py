@@ -38,16 +38,19 @@ def test_demo_rejects_unknown_stage(cli) -> None:
 
 @pytest.mark.slow
 def test_demo_full_on_smollm2(cli, workspace_dir: Path) -> None:
-    """The real front door: SmolLM2-135M-Instruct, LoRA on extract, evaluated against prompted baselines (~5 min)."""
+    """The real front door: SmolLM2-135M-Instruct, LoRA on extract, evaluated against prompted baselines (~9 min)."""
     result = cli("demo")
     _check_demo_output(result, workspace_dir)
     runs = sorted(p for p in (workspace_dir / "runs").iterdir() if (p / "summary.json").exists())
     test = json.loads((runs[-1] / "summary.json").read_text())["candidates"]
     dataset = next(iter(test["lora-extract"]))
-    # The LoRA candidate learns the output format: far more schema-valid JSON than the zero-shot base.
+    # The issue's bar: far more schema-valid JSON than the zero-shot and the few-shot prompted base
+    # (measured on all 140 test examples: LoRA 98-99%, 3-shot 75%, zero-shot 0%).
     lora = test["lora-extract"][dataset]["json_schema"]["mean"]
-    assert lora > test["base-zero-shot"][dataset]["json_schema"]["mean"] + 0.2, test
-    assert test["lora-extract"][dataset]["json_valid"]["mean"] >= 0.8, test
+    assert lora >= 0.9, test
+    assert lora > test["base-zero-shot"][dataset]["json_schema"]["mean"] + 0.5, test
+    assert lora > test["base-few-shot"][dataset]["json_schema"]["mean"] + 0.1, test
+    assert test["lora-extract"][dataset]["exact_match"]["mean"] > test["base-few-shot"][dataset]["exact_match"]["mean"] + 0.3
     # Training lowered the validation loss, and the registry recorded it.
     curve = [json.loads(line) for line in (workspace_dir / "models" / "lora-extract" / "metrics.jsonl")
              .read_text().splitlines()]

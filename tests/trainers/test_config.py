@@ -40,6 +40,8 @@ def test_defaults_follow_the_article():
     ({"eval_steps": 10, "save_steps": 15}, "save_steps", "multiple of eval_steps"),
     ({"name": "a/b"}, "name", "folder name"),
     ({"progress": "maybe"}, "progress", "true or false"),
+    ({"lora": {"top_layers": 0}}, "lora.top_layers", "lora.top_layers=10"),
+    ({"lr_scheduler": "cosine_annealing"}, "lr_scheduler", "constant_with_warmup"),
 ])
 def test_bad_values_name_the_field_and_the_fix(data, field, words):
     with pytest.raises(ConfigError) as info:

@@ -76,3 +76,79 @@ def test_overfitting_warning_when_val_rises_while_train_falls(tmp_path):
     assert len(warnings) == 1 and "1.4000 -> 1.6000" in warnings[0]
     rows = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
     assert [r.get("warning") for r in rows if "val_loss" in r] == [None, None, "overfitting"]
+
+
+def _trainer(model, tokenizer, make_config, folder):
+    from trainers.loop import _assistant_trainer_class, training_arguments
+
+    return _assistant_trainer_class()(model=model, args=training_arguments(make_config(), folder),
+                                      processing_class=tokenizer, eval_dataset=[{}])
+
+
+def _sliced_and_default_loss(model, tokenizer, batch, tmp_path, make_config, **kwargs):
+    trainer = _trainer(model, tokenizer, make_config, tmp_path / "ck")
+    trainer.shared_prefix = False
+    sliced = trainer.compute_loss(model, dict(batch), **kwargs)
+    sliced_flag = trainer.sliced_loss
+    trainer.sliced_loss = False
+    default = trainer.compute_loss(model, dict(batch), **kwargs)
+    return sliced_flag, sliced, default
+
+
+def _batch(tokenizer):
+    from tests.trainers.conftest import extraction_examples
+    from trainers.data import PaddingCollator, as_features, render_dataset
+
+    rows = extraction_examples(5, seed=7)
+    rows[0]["messages"][1]["content"] += " and a much longer answer so that lengths differ"
+    rendered, _ = render_dataset(tokenizer, rows, max_length=256)
+    return PaddingCollator(pad_id=tokenizer.pad_token_id)(as_features(rendered))
+
+
+def test_sliced_and_shared_prefix_losses_equal_the_default_loss_and_gradients(tiny_model_dir, make_config, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
+    batch = _batch(tokenizer)
+    assert (batch["labels"] == -100).any(dim=1).all()  # prompts and padding are masked out
+    for kwargs in ({}, {"num_items_in_batch": torch.tensor(57)}):
+        sliced_flag, sliced, default = _sliced_and_default_loss(model, tokenizer, batch, tmp_path, make_config,
+                                                                **kwargs)
+        assert sliced_flag is True
+        torch.testing.assert_close(sliced, default, rtol=1e-5, atol=1e-6)
+    from trainers.loop import _shared_prefix
+
+    keep = (batch["labels"][:, 1:] != -100).any(dim=0).nonzero().flatten()
+    assert _shared_prefix({k: v for k, v in batch.items() if k != "labels"}, keep) >= 8  # the chat template and instruction open every row
+    params = [p for p in model.parameters() if p.requires_grad]
+    losses, grads = [], []
+    for use_slice, share in ((False, False), (True, False), (True, True)):
+        model.zero_grad()
+        trainer = _trainer(model, tokenizer, make_config, tmp_path / "g")
+        trainer.sliced_loss, trainer.shared_prefix = use_slice, share
+        loss = trainer.compute_loss(model, dict(batch))
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append([p.grad.clone() for p in params])
+    for other_loss, other_grads in zip(losses[1:], grads[1:], strict=True):
+        torch.testing.assert_close(other_loss, losses[0], rtol=1e-5, atol=1e-6)
+        for a, b in zip(other_grads, grads[0], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_prompt_tuning_keeps_the_default_loss(tiny_model_dir, make_config, tmp_path):
+    from peft import PromptTuningConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4))
+    sliced_flag, sliced, default = _sliced_and_default_loss(model, tokenizer, _batch(tokenizer), tmp_path,
+                                                            make_config)
+    assert sliced_flag is False
+    assert float(sliced) == float(default)

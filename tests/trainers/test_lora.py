@@ -104,3 +104,51 @@ def test_retraining_a_registered_name_needs_force(lora_run):
     config = config_from_dict(record.config)
     with pytest.raises(HarnessError, match="already registered"):
         train(config, workspace, say=lambda _m: None)
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _has_cuda(), reason="needs a CUDA GPU (bf16 LoRA)")
+def test_lora_trains_in_bf16_on_a_gpu(tmp_path, tiny_model_dir, extract_files):
+    from trainers.config import config_from_dict
+    from trainers.generation import load_for_generation
+
+    config = config_from_dict({
+        "name": "lora-gpu", "base_model": str(tiny_model_dir), "method": "lora",
+        "train_file": str(extract_files["train"]), "val_file": str(extract_files["val"]),
+        "batch_size": 8, "max_steps": 16, "eval_steps": 4, "warmup_steps": 0, "lr": 3e-3,
+        "max_length": 128, "progress": False, "lora": {"r": 8, "alpha": 16, "target_modules": "all-linear"}})
+    record = train(config, tmp_path, say=lambda _m: None)
+    assert record.extra["device"] == "cuda" and record.extra["precision"] == "bf16"
+    rows = [json.loads(line) for line in Path(record.curves_path).read_text().splitlines()]
+    val = [r["val_loss"] for r in rows if "val_loss" in r]
+    assert record.best_val_loss < val[0] - 0.3
+    assert max(r["peak_memory_mb"] for r in rows) > 0
+    model, tokenizer = load_for_generation(record.path)
+    assert model is not None and tokenizer.pad_token_id is not None
+
+
+def test_top_layers_adapts_only_the_last_layers_and_stops_gradients_below(make_config, tiny_model_dir):
+    import torch
+    from transformers import AutoTokenizer
+
+    from harness.errors import ConfigError
+    from trainers.lora import prepare_model
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = prepare_model(str(tiny_model_dir), make_config(lora={"top_layers": 1}), tokenizer)
+    depth = model.config.num_hidden_layers
+    adapted = {name.split(".layers.")[1].split(".")[0] for name, _ in model.named_parameters() if "lora_A" in name}
+    assert adapted == {str(depth - 1)}
+    kinds = {name.split(".")[-4] for name, _ in model.named_parameters() if "lora_A" in name}
+    assert {"q_proj", "v_proj", "gate_proj", "down_proj"} <= kinds  # "all-linear" still means every projection
+    ids = torch.tensor([tokenizer("hello there")["input_ids"]])
+    model(input_ids=ids, labels=ids).loss.backward()
+    assert all(p.grad is not None for n, p in model.named_parameters() if p.requires_grad)
+    with pytest.raises(ConfigError, match="lora.top_layers"):
+        prepare_model(str(tiny_model_dir), make_config(lora={"top_layers": depth + 1}), tokenizer)
