@@ -232,7 +232,9 @@ def _forward_with_shared_prefix(model, inputs: dict, prefix: int, keep):
     ids, mask = inputs["input_ids"], inputs.get("attention_mask")
     head = model(input_ids=ids[:1, :prefix], attention_mask=None if mask is None else mask[:1, :prefix],
                  use_cache=True, logits_to_keep=1)
-    cache = head.past_key_values
+    cache = getattr(head, "past_key_values", None)
+    if not hasattr(cache, "batch_repeat_interleave"):  # a model without a transformers Cache: no sharing
+        return model(**inputs, logits_to_keep=keep)
     cache.batch_repeat_interleave(ids.shape[0])
     return model(input_ids=ids[:, prefix:], attention_mask=mask, past_key_values=cache, use_cache=True,
                  logits_to_keep=keep - prefix)
@@ -259,8 +261,10 @@ def _assistant_trainer_class(shared_prefix: bool = True):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.sliced_loss = self.model_accepts_loss_kwargs and _can_slice_logits(self.model)
-            # One process only: DDP hooks expect one forward per backward, and this makes two.
-            self.shared_prefix = bool(shared_prefix and self.sliced_loss and self.args.world_size == 1)
+            # One process on one device only: DDP hooks expect one forward per backward (this makes
+            # two), and DataParallel cannot scatter a cache object.
+            self.shared_prefix = bool(shared_prefix and self.sliced_loss and self.args.world_size == 1
+                                      and self.args.n_gpu <= 1)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             labels = inputs.get("labels")

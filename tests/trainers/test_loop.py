@@ -152,3 +152,24 @@ def test_prompt_tuning_keeps_the_default_loss(tiny_model_dir, make_config, tmp_p
                                                             make_config)
     assert sliced_flag is False
     assert float(sliced) == float(default)
+
+
+def test_shared_prefix_falls_back_to_the_full_batch_without_a_cache():
+    import torch
+
+    from trainers.loop import _forward_with_shared_prefix
+
+    calls = []
+
+    class Output:
+        past_key_values = None  # e.g. a model that keeps no transformers Cache
+
+    def model(**kwargs):
+        calls.append(kwargs)
+        return Output()
+
+    inputs = {"input_ids": torch.zeros(3, 12, dtype=torch.long), "attention_mask": torch.ones(3, 12)}
+    _forward_with_shared_prefix(model, inputs, 8, torch.tensor([9, 10]))
+    assert calls[0]["input_ids"].shape == (1, 8)  # the prefix pass
+    assert calls[1]["input_ids"].shape == (3, 12) and "past_key_values" not in calls[1]
+    assert calls[1]["logits_to_keep"].tolist() == [9, 10]
