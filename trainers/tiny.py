@@ -175,13 +175,20 @@ def cached_tiny_model(**kwargs) -> Path:
             pass
         if _is_built(target):
             return target
+        import shutil
+
+        # Holding the lock, any other staging folder is a dead builder's leftover (killed mid-build).
+        for stale in target.parent.glob(target.name + ".building-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         staging = target.with_name(target.name + f".building-{os.getpid()}")
-        build_tiny_model(staging, texts=corpus, **kwargs)
+        try:
+            build_tiny_model(staging, texts=corpus, **kwargs)
+        except BaseException:  # a failed or interrupted build leaves nothing behind
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         try:
             os.replace(staging, target)
         except OSError:  # another process finished first: keep theirs
-            import shutil
-
             shutil.rmtree(staging, ignore_errors=True)
     return target
 
