@@ -8,14 +8,14 @@ from trainers.loading import load_causal_lm
 IS_ADAPTER = True
 
 
-def lora_config(config: TrainConfig, model=None):
-    """Return the peft ``LoraConfig`` for ``config.lora`` (``model`` resolves ``lora.top_layers``)."""
+def lora_config(config: TrainConfig, model):
+    """Return the peft ``LoraConfig`` for ``config.lora`` on ``model`` (which resolves ``lora.top_layers``)."""
     from peft import LoraConfig
 
     settings = config.lora
     targets = settings.target_modules
     layers = None
-    if settings.top_layers is not None and model is not None:
+    if settings.top_layers is not None:
         depth = _depth(model)
         if settings.top_layers > depth:
             from harness.errors import ConfigError

@@ -26,6 +26,13 @@ def extraction_examples(n: int, *, seed: int = 0) -> list[dict]:
     return rows
 
 
+def has_cuda() -> bool:
+    """True on a machine with a CUDA GPU (the `gpu`-marked tests run there)."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.trainers.conftest import has_cuda
 from trainers.api import train
 from trainers.registry import find_model
 
@@ -106,14 +107,8 @@ def test_retraining_a_registered_name_needs_force(lora_run):
         train(config, workspace, say=lambda _m: None)
 
 
-def _has_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 @pytest.mark.gpu
-@pytest.mark.skipif(not _has_cuda(), reason="needs a CUDA GPU (bf16 LoRA)")
+@pytest.mark.skipif(not has_cuda(), reason="needs a CUDA GPU (bf16 LoRA)")
 def test_lora_trains_in_bf16_on_a_gpu(tmp_path, tiny_model_dir, extract_files):
     from trainers.config import config_from_dict
     from trainers.generation import load_for_generation
@@ -148,7 +143,11 @@ def test_top_layers_adapts_only_the_last_layers_and_stops_gradients_below(make_c
     kinds = {name.split(".")[-4] for name, _ in model.named_parameters() if "lora_A" in name}
     assert {"q_proj", "v_proj", "gate_proj", "down_proj"} <= kinds  # "all-linear" still means every projection
     ids = torch.tensor([tokenizer("hello there")["input_ids"]])
-    model(input_ids=ids, labels=ids).loss.backward()
+    out = model(input_ids=ids, labels=ids, output_hidden_states=True)
+    # hidden_states[i] feeds layer i: nothing below the adapted layer is part of the backward graph.
+    assert not any(h.requires_grad for h in out.hidden_states[:depth])
+    assert out.hidden_states[depth].requires_grad
+    out.loss.backward()
     assert all(p.grad is not None for n, p in model.named_parameters() if p.requires_grad)
     with pytest.raises(ConfigError, match="lora.top_layers"):
         prepare_model(str(tiny_model_dir), make_config(lora={"top_layers": depth + 1}), tokenizer)
