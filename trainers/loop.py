@@ -232,12 +232,23 @@ def _forward_with_shared_prefix(model, inputs: dict, prefix: int, keep):
     ids, mask = inputs["input_ids"], inputs.get("attention_mask")
     head = model(input_ids=ids[:1, :prefix], attention_mask=None if mask is None else mask[:1, :prefix],
                  use_cache=True, logits_to_keep=1)
-    cache = getattr(head, "past_key_values", None)
+    cache = getattr(head, "cache", None) or getattr(head, "past_key_values", None)
     if not hasattr(cache, "batch_repeat_interleave"):  # a model without a transformers Cache: no sharing
         return model(**inputs, logits_to_keep=keep)
     cache.batch_repeat_interleave(ids.shape[0])
-    return model(input_ids=ids[:, prefix:], attention_mask=mask, past_key_values=cache, use_cache=True,
-                 logits_to_keep=keep - prefix)
+    return model(input_ids=ids[:, prefix:], attention_mask=mask, use_cache=True, logits_to_keep=keep - prefix,
+                 **{_cache_argument(model): cache})
+
+
+def _cache_argument(model) -> str:
+    """The forward argument that takes a KV cache: ``cache`` from transformers 5.2x on, ``past_key_values`` before."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+    except (TypeError, ValueError):
+        return "past_key_values"
 
 
 def _assistant_trainer_class(shared_prefix: bool = True):
