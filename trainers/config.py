@@ -48,8 +48,14 @@ class LoraSettings:
     # step costs the forward pass plus a backward pass through N layers only: on SmolLM2-135M
     # (30 layers) top_layers=10 makes a CPU step ~1.6x faster. peft's `layers_to_transform`.
     top_layers: int | None = None
+    # LoRA+ (Hayou et al. 2024, peft's create_loraplus_optimizer): the B matrices learn at
+    # `plus_ratio` x lr, the A matrices at lr. None: one lr for both (plain LoRA).
+    plus_ratio: float | None = None
 
     def __post_init__(self) -> None:
+        if self.plus_ratio is not None and self.plus_ratio < 1:
+            raise _fail("lora.plus_ratio", f"must be >= 1 (the B/A learning-rate ratio), got {self.plus_ratio}",
+                        "use e.g. lora.plus_ratio=16, or leave it unset for plain LoRA")
         if self.top_layers is not None and self.top_layers < 1:
             raise _fail("lora.top_layers", f"must be a positive number of layers, got {self.top_layers}",
                         "use e.g. lora.top_layers=10, or leave it unset to adapt every layer")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from trainers.loading import quiet_peft_wrapping
 
 NO_CACHE_PEFT_TYPES = {"PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING"}
 
@@ -82,7 +83,8 @@ def load_for_generation(path_or_record: Any, *, workspace=None, device: str | No
         if adapter is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(target))
+            with quiet_peft_wrapping():
+                model = PeftModel.from_pretrained(model, str(target))
         tokenizer_source = str(target) if _has_tokenizer(target) else base_name
         tokenizer = AutoTokenizer.from_pretrained(
             tokenizer_source, **({"gguf_file": gguf} if gguf and tokenizer_source == base_name else {}))
@@ -156,7 +158,8 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, *, base: str | N
             "update to rounded low-bit weights loses it (the merged model would not match the adapter)",
             hint="merge into the full-precision base with --base PATH (e.g. the original fp16/fp32 model)")
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype="float32")
-    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    with quiet_peft_wrapping():
+        merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     out = Path(out_dir)
     staging = out.with_name(f".{out.name}.merging")
     merged.save_pretrained(staging)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import Any
 
 
@@ -32,6 +34,26 @@ def load_causal_lm(path: str, *, dtype: str = "float32", **kwargs: Any):
         raise HarnessError(f"cannot load base model {path!r}: {str(exc).splitlines()[0]}",
                            hint="pass a local model folder, an alias (smollm2-135m-instruct, tiny), "
                            "or a hub id on a machine that can reach the hub") from None
+
+
+@contextlib.contextmanager
+def quiet_peft_wrapping():
+    """Silence the FutureWarning peft 0.21 triggers on transformers 5.2x when it wraps a model.
+
+    peft reads ``model.is_gradient_checkpointing``, a property transformers 5.2x deprecated: a warning
+    about code that is not ours, printed on every training run and every adapter load.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
+def get_peft_model(model, peft_config):
+    """``peft.get_peft_model`` under :func:`quiet_peft_wrapping`."""
+    from peft import get_peft_model as wrap
+
+    with quiet_peft_wrapping():
+        return wrap(model, peft_config)
 
 
 def count_parameters(model) -> tuple[int, int]:

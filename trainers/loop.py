@@ -315,6 +315,20 @@ def _assistant_trainer_class(shared_prefix: bool = True):
     return AssistantLossTrainer
 
 
+def loraplus_optimizer(model, config: TrainConfig):
+    """AdamW with LoRA+ groups (B at ``lora.plus_ratio`` x lr) when set for a LoRA method, else None (the Trainer's own)."""
+    ratio = config.lora.plus_ratio
+    if ratio is None or config.method not in {"lora", "qlora"}:
+        return None
+    import torch
+    from peft.optimizers import create_loraplus_optimizer
+
+    # The Trainer's default optimizer is torch AdamW with these settings; its scheduler wraps this one.
+    return create_loraplus_optimizer(model, torch.optim.AdamW, lr=config.learning_rate, loraplus_lr_ratio=ratio,
+                                     weight_decay=config.weight_decay, loraplus_weight_decay=config.weight_decay,
+                                     betas=(0.9, 0.999), eps=1e-8)
+
+
 def run_trainer(model, tokenizer, train_features, val_features, config: TrainConfig, folder: Path,
                 *, warn=None) -> tuple[Any, TrainOutcome]:
     """Train ``model`` with the Trainer; returns (trainer, outcome). Resumes when ``config.resume``."""
@@ -338,6 +352,7 @@ def run_trainer(model, tokenizer, train_features, val_features, config: TrainCon
         data_collator=PaddingCollator(pad_id=tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=callbacks,
+        optimizers=(loraplus_optimizer(model, config), None),
     )
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 

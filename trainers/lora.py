@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trainers.config import TrainConfig
-from trainers.loading import load_causal_lm
+from trainers.loading import get_peft_model, load_causal_lm
 
 IS_ADAPTER = True
 
@@ -53,8 +53,6 @@ def _linear_names(model) -> list[str]:
 
 def prepare_model(base_path: str, config: TrainConfig, tokenizer):
     """Return the base wrapped as a ``PeftModel`` with only the LoRA weights trainable."""
-    from peft import get_peft_model
-
     from harness.errors import ConfigError
 
     model = load_causal_lm(base_path)

@@ -8,7 +8,7 @@ forward pass from the second token on, so prompt-tuned models generate with ``us
 from __future__ import annotations
 
 from trainers.config import TrainConfig
-from trainers.loading import load_causal_lm
+from trainers.loading import get_peft_model, load_causal_lm
 
 IS_ADAPTER = True
 NEEDS_NO_CACHE = True
@@ -16,7 +16,7 @@ NEEDS_NO_CACHE = True
 
 def prepare_model(base_path: str, config: TrainConfig, tokenizer):
     """Return the base wrapped with a peft prompt-tuning adapter (only the soft prompt trainable)."""
-    from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+    from peft import PromptTuningConfig, PromptTuningInit
 
     settings = config.prompt_tuning
     model = load_causal_lm(base_path)

@@ -27,10 +27,10 @@ def prepare_model(base_path: str, config: TrainConfig, tokenizer):
     """Return the 4-bit base prepared for k-bit training and wrapped with LoRA adapters."""
     check_available()
     import torch
-    from peft import get_peft_model, prepare_model_for_kbit_training
+    from peft import prepare_model_for_kbit_training
     from transformers import BitsAndBytesConfig
 
-    from trainers.loading import load_causal_lm
+    from trainers.loading import get_peft_model, load_causal_lm
     from trainers.lora import lora_config
 
     compute_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -41,6 +41,7 @@ def test_defaults_follow_the_article():
     ({"name": "a/b"}, "name", "folder name"),
     ({"progress": "maybe"}, "progress", "true or false"),
     ({"lora": {"top_layers": 0}}, "lora.top_layers", "lora.top_layers=10"),
+    ({"lora": {"plus_ratio": 0.5}}, "lora.plus_ratio", "lora.plus_ratio=16"),
     ({"lr_scheduler": "cosine_annealing"}, "lr_scheduler", "constant_with_warmup"),
 ])
 def test_bad_values_name_the_field_and_the_fix(data, field, words):

@@ -38,3 +38,17 @@ def test_fast_demo_stage_trains_and_registers_lora_extract(tmp_path, extract_fil
     assert Path(ctx.artifacts["base_model"]) == Path(tiny_model_dir)
     label, value = ctx.summary[-1]
     assert label == "lora-extract" and "val loss" in value and "steps" in value
+
+
+def test_the_shipped_config_is_the_demos_recipe(tmp_path, extract_files):
+    """trainers/configs/lora-extract.yaml reproduces the full demo's training (README: "Train: harness train ...")."""
+    from trainers.config import load_config
+    from trainers.demo import demo_config
+
+    shipped = load_config(Path(__file__).resolve().parents[2] / "trainers" / "configs" / "lora-extract.yaml")
+    demo = demo_config(_context(tmp_path, extract_files, fast=False), extract_files)
+    recipe = ("method", "base_model", "learning_rate", "batch_size", "effective_batch_size", "max_steps",
+              "eval_steps", "warmup_steps", "weight_decay", "lr_scheduler", "max_train_examples",
+              "max_val_examples", "max_length", "seed", "lora", "shared_prefix")
+    assert {k: getattr(shipped, k) for k in recipe} == {k: getattr(demo, k) for k in recipe}
+    assert Path(shipped.train_file).resolve().parts[-2:] == ("extract", "train.jsonl")

@@ -151,3 +151,33 @@ def test_top_layers_adapts_only_the_last_layers_and_stops_gradients_below(make_c
     assert all(p.grad is not None for n, p in model.named_parameters() if p.requires_grad)
     with pytest.raises(ConfigError, match="lora.top_layers"):
         prepare_model(str(tiny_model_dir), make_config(lora={"top_layers": depth + 1}), tokenizer)
+
+
+def test_loraplus_trains_b_at_ratio_times_the_learning_rate(make_config, tiny_model_dir, tmp_path):
+    from trainers.data import as_features, load_examples, render_dataset
+    from trainers.loading import load_tokenizer
+    from trainers.loop import loraplus_optimizer, run_trainer
+    from trainers.lora import prepare_model
+
+    assert loraplus_optimizer(None, make_config()) is None  # plain LoRA: the Trainer's own AdamW
+    config = make_config(max_steps=3, eval_steps=3, lr=1e-3, lora={"plus_ratio": 16})
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    model = prepare_model(str(tiny_model_dir), config, tokenizer)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    features = as_features(render_dataset(tokenizer, load_examples(config.train_file), max_length=128)[0])
+    trainer, outcome = run_trainer(model, tokenizer, features, features[:8], config, tmp_path)
+    assert outcome.global_step == 3
+    names = {id(p): n for n, p in model.named_parameters()}
+    initial = {}
+    for group in (g for g in trainer.optimizer.param_groups if g["params"]):  # peft keeps empty groups
+        kinds = {"B" if "lora_B" in names[id(p)] else "A" for p in group["params"]}
+        assert len(kinds) == 1, kinds  # A and B never share a group
+        initial.setdefault(kinds.pop(), set()).add(group["initial_lr"])
+    assert initial["A"] == {1e-3} and len(initial["B"]) == 1 and initial["B"].pop() == pytest.approx(1.6e-2)
+    assert all(not torch_equal(before[n], p) for n, p in model.named_parameters() if p.requires_grad)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b.detach()))
