@@ -44,16 +44,14 @@ def demo_config(ctx: Any, files: dict[str, Path]):
 def stage(ctx: Any) -> None:
     """Train and register ``lora-extract``; sets ``ctx.artifacts["models"]`` and ``["base_model"]``."""
     from trainers.api import train
-    from trainers.base_models import resolve_base_model
 
     files = ctx.set_files("extract", need="train")
     config = demo_config(ctx, files)
     say = lambda message: ctx.console.print(message, markup=False)  # noqa: E731
-    base_path = resolve_base_model(config.base_model, progress=say)
     config.progress = not ctx.fast
     record = train(config, ctx.workspace, overwrite=True, say=say)
     ctx.artifacts.setdefault("models", {})[MODEL_NAME] = record.path
-    ctx.artifacts["base_model"] = base_path
+    ctx.artifacts["base_model"] = record.base_model_path  # resolved (pulled once) by train()
     tps = record.extra.get("mean_tokens_per_s")
     ctx.report(MODEL_NAME, f"LoRA r={config.lora.r} on {config.base_model}: val loss "
                f"{_fmt(_first_val(record))} -> {_fmt(record.best_val_loss)} (best) in {record.steps} steps, "
