@@ -251,7 +251,7 @@ def _cache_argument(model) -> str:
         return "past_key_values"
 
 
-def _assistant_trainer_class(shared_prefix: bool = True):
+def _assistant_trainer_class(shared_prefix: bool = True, plus_ratio: float | None = None):
     """A ``Trainer`` whose loss projects onto the vocabulary only where the loss mask needs it.
 
     The default causal-LM loss computes logits for every position, and with a 49k vocabulary the
@@ -261,7 +261,9 @@ def _assistant_trainer_class(shared_prefix: bool = True):
     checked against the default in tests/trainers/test_loop.py. Models or adapters that cannot slice
     (prompt learning prepends virtual tokens; models without ``logits_to_keep``) take the default.
     With ``shared_prefix``, a prompt prefix common to the whole batch is computed once per batch
-    (see :func:`_forward_with_shared_prefix`).
+    (see :func:`_forward_with_shared_prefix`). With ``plus_ratio`` (LoRA+), the optimizer trains the
+    LoRA B matrices at ``plus_ratio`` x lr (built in ``create_optimizer``, so accelerate wraps it as
+    it wraps the default one).
     """
     import inspect
 
@@ -276,6 +278,20 @@ def _assistant_trainer_class(shared_prefix: bool = True):
             # two), and DataParallel cannot scatter a cache object.
             self.shared_prefix = bool(shared_prefix and self.sliced_loss and self.args.world_size == 1
                                       and self.args.n_gpu <= 1)
+
+        def create_optimizer(self, model=None):
+            if plus_ratio is None or self.optimizer is not None:
+                return super().create_optimizer(model)
+            from peft.optimizers import create_loraplus_optimizer
+
+            opt_model = self.model if model is None else model
+            optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)  # args.optim's choice
+            kwargs = dict(kwargs)
+            lr = kwargs.pop("lr", self.args.learning_rate)
+            self.optimizer = create_loraplus_optimizer(opt_model, optimizer_cls, lr=lr, loraplus_lr_ratio=plus_ratio,
+                                                       weight_decay=self.args.weight_decay,
+                                                       loraplus_weight_decay=self.args.weight_decay, **kwargs)
+            return self.optimizer
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             labels = inputs.get("labels")
@@ -315,20 +331,6 @@ def _assistant_trainer_class(shared_prefix: bool = True):
     return AssistantLossTrainer
 
 
-def loraplus_optimizer(model, config: TrainConfig):
-    """AdamW with LoRA+ groups (B at ``lora.plus_ratio`` x lr) when set for a LoRA method, else None (the Trainer's own)."""
-    ratio = config.lora.plus_ratio
-    if ratio is None or config.method not in {"lora", "qlora"}:
-        return None
-    import torch
-    from peft.optimizers import create_loraplus_optimizer
-
-    # The Trainer's default optimizer is torch AdamW with these settings; its scheduler wraps this one.
-    return create_loraplus_optimizer(model, torch.optim.AdamW, lr=config.learning_rate, loraplus_lr_ratio=ratio,
-                                     weight_decay=config.weight_decay, loraplus_weight_decay=config.weight_decay,
-                                     betas=(0.9, 0.999), eps=1e-8)
-
-
 def run_trainer(model, tokenizer, train_features, val_features, config: TrainConfig, folder: Path,
                 *, warn=None) -> tuple[Any, TrainOutcome]:
     """Train ``model`` with the Trainer; returns (trainer, outcome). Resumes when ``config.resume``."""
@@ -344,7 +346,8 @@ def run_trainer(model, tokenizer, train_features, val_features, config: TrainCon
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
                                                early_stopping_threshold=config.early_stopping_threshold))
     # Gradient checkpointing recomputes layers without a cache: the shared prefix does not apply.
-    trainer = _assistant_trainer_class(config.shared_prefix and not config.gradient_checkpointing)(
+    plus_ratio = config.lora.plus_ratio if config.method in {"lora", "qlora"} else None
+    trainer = _assistant_trainer_class(config.shared_prefix and not config.gradient_checkpointing, plus_ratio)(
         model=model,
         args=training_arguments(config, checkpoints),
         train_dataset=train_features,
@@ -352,7 +355,6 @@ def run_trainer(model, tokenizer, train_features, val_features, config: TrainCon
         data_collator=PaddingCollator(pad_id=tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=callbacks,
-        optimizers=(loraplus_optimizer(model, config), None),
     )
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 

@@ -156,10 +156,9 @@ def test_top_layers_adapts_only_the_last_layers_and_stops_gradients_below(make_c
 def test_loraplus_trains_b_at_ratio_times_the_learning_rate(make_config, tiny_model_dir, tmp_path):
     from trainers.data import as_features, load_examples, render_dataset
     from trainers.loading import load_tokenizer
-    from trainers.loop import loraplus_optimizer, run_trainer
+    from trainers.loop import run_trainer
     from trainers.lora import prepare_model
 
-    assert loraplus_optimizer(None, make_config()) is None  # plain LoRA: the Trainer's own AdamW
     config = make_config(max_steps=3, eval_steps=3, lr=1e-3, lora={"plus_ratio": 16})
     tokenizer = load_tokenizer(str(tiny_model_dir))
     model = prepare_model(str(tiny_model_dir), config, tokenizer)
