@@ -38,7 +38,7 @@ def test_demo_rejects_unknown_stage(cli) -> None:
 
 @pytest.mark.slow
 def test_demo_full_on_smollm2(cli, workspace_dir: Path) -> None:
-    """The real front door: SmolLM2-135M-Instruct, LoRA on extract, evaluated against prompted baselines (~9 min)."""
+    """The real front door: SmolLM2-135M-Instruct, LoRA on extract, evaluated against prompted baselines (~5 min)."""
     result = cli("demo")
     _check_demo_output(result, workspace_dir)
     runs = sorted(p for p in (workspace_dir / "runs").iterdir() if (p / "summary.json").exists())

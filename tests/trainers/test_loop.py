@@ -169,7 +169,7 @@ def test_shared_prefix_falls_back_to_the_full_batch_without_a_cache():
         return Output()
 
     inputs = {"input_ids": torch.zeros(3, 12, dtype=torch.long), "attention_mask": torch.ones(3, 12)}
-    _forward_with_shared_prefix(model, inputs, 8, torch.tensor([9, 10]))
+    _forward_with_shared_prefix(model, inputs, 8, torch.tensor([9, 10]), cache_argument="cache")
     assert calls[0]["input_ids"].shape == (1, 8)  # the prefix pass
     assert calls[1]["input_ids"].shape == (3, 12) and not {"cache", "past_key_values"} & set(calls[1])
     assert calls[1]["logits_to_keep"].tolist() == [9, 10]
