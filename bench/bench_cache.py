@@ -26,11 +26,11 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     args = parser.parse_args()
 
+    from harness.models.tiny import cached_tiny_model
     from harness.runs.runner import run_suite
     from harness.runs.suite import load_suite
     from harness.workspace import Workspace
     from tests.harness.backends._support import write_eval_set, write_suite
-    from trainers.tiny import cached_tiny_model
 
     tiny = cached_tiny_model()
     with tempfile.TemporaryDirectory() as tmp:

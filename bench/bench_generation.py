@@ -49,7 +49,7 @@ def main() -> None:
 
     from harness.backends.base import BackendSpec, GenerationRequest, GenerationSettings
     from harness.backends.transformers_backend import TransformersBackend
-    from trainers.tiny import cached_tiny_model
+    from harness.models.tiny import cached_tiny_model
 
     model_dir = cached_tiny_model()
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens)

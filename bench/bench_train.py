@@ -39,10 +39,12 @@ def _worker(arm: str, base_model: str, steps: int, shared_prefix: bool) -> dict:
     if arm.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32: TF32 would be a third precision
         torch.backends.cudnn.allow_tf32 = False
-    root = ROOT / "evalsets" / "extract"
+    import evalsets
+
+    files = evalsets.split_files("extract")
     config = config_from_dict({
         "name": f"bench-{arm}", "method": "lora", "base_model": base_model,
-        "train_file": str(root / "train.jsonl"), "val_file": str(root / "val.jsonl"),
+        "train_file": str(files["train"]), "val_file": str(files["val"]),
         "batch_size": 8, "effective_batch_size": 8, "max_steps": steps, "eval_steps": steps,
         "max_train_examples": 8 * steps, "max_val_examples": 8, "lr": 1e-3, "warmup_steps": 0,
         "precision": "bf16" if arm == "cuda-bf16" else "fp32", "early_stopping_patience": None,

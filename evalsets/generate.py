@@ -19,13 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalsets.classify import generate_classify
-from evalsets.extract import SCHEMA, generate_extract
-from evalsets.general import generate_general
-from evalsets.support import generate_support
+from evalsets import ROOT, SPLITS
+from evalsets.generators.classify import generate_classify
+from evalsets.generators.extract import SCHEMA, generate_extract
+from evalsets.generators.general import generate_general
+from evalsets.generators.support import generate_support
 
-ROOT = Path(__file__).resolve().parent
-SPLITS = ("train", "val", "test")
 RATIOS = (0.8, 0.1, 0.1)
 SPLIT_SEED = 0
 

@@ -41,6 +41,27 @@ def _current_umask() -> int:
     return mask
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None``, recursively (JSON has no NaN).
+
+    The one cleaner for everything the harness writes or prints as JSON: mappings (keys become
+    strings), lists and tuples (become lists), numpy scalars and arrays (become Python numbers and
+    lists); anything else is returned as it is.
+    """
+    import math
+
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict) or hasattr(value, "items") and callable(value.items):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    item = getattr(value, "tolist", None)  # numpy scalar or array
+    if callable(item) and type(value).__module__ == "numpy":
+        return json_safe(item())
+    return value
+
+
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Atomically write ``obj`` as pretty, key-sorted JSON (the format of every config/record file)."""
     with atomic_write(path) as handle:

@@ -3,7 +3,8 @@
 Resolution order for the folder: explicit argument (``--workspace DIR``), the ``HARNESS_WORKSPACE``
 environment variable, then ``./harness-workspace``. The database URL comes from
 ``HARNESS_DATABASE_URL``, else ``database_url`` in ``<workspace>/settings.json``, else a SQLite file
-``<workspace>/harness.db``; any SQLAlchemy URL works (PostgreSQL with the ``postgres`` extra).
+``<workspace>/harness.db``; any SQLAlchemy URL works (PostgreSQL with the ``postgres`` extra). The
+schema is versioned (:mod:`harness.store.migrations`): opening a workspace upgrades an older database.
 """
 
 from __future__ import annotations
@@ -78,7 +79,11 @@ class Workspace:
     # database ------------------------------------------------------------------------------
     @property
     def engine(self) -> Engine:
-        """The SQLAlchemy engine; tables of every ``harness.store`` module are created on first use."""
+        """The SQLAlchemy engine. On first use the database is brought to the current schema revision.
+
+        A new database is created, one written by an older harness is upgraded in place; one written by a
+        newer harness raises :class:`harness.store.migrations.SchemaTooNewError` (a ``HarnessError``).
+        """
         if self._engine is None:
             from harness.store import create_engine_for
 

@@ -48,6 +48,6 @@ def cli(capsys: pytest.CaptureFixture[str], workspace_dir: Path):
 @pytest.fixture(scope="session")
 def tiny_model_dir() -> Path:
     """The tiny pretrained chat model (built once per machine, cached under ``$HARNESS_CACHE``)."""
-    from trainers.tiny import cached_tiny_model
+    from harness.models.tiny import cached_tiny_model
 
     return cached_tiny_model()

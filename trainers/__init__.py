@@ -1,9 +1,10 @@
-"""Training candidates: full fine-tuning, LoRA, QLoRA and prompt tuning, with a model registry.
+"""Training candidates: full fine-tuning, LoRA, QLoRA and prompt tuning, registered in the workspace.
 
 Public entry points (imported lazily so that ``import trainers`` stays light):
 ``train(config, workspace=None) -> ModelRecord``, ``load_config(path, overrides)``,
-``load_for_generation(path_or_record) -> (model, tokenizer)``, ``find_model(workspace, name)``,
-``resolve_base_model(name_or_path)``. See ``trainers/README.md``.
+``config_from_dict(data)``, and the method plug-in point ``training_method`` / ``available_methods``
+(:mod:`trainers.methods`). Loading models, aliases and the registry's records are the model
+layer's: :mod:`harness.models` and :mod:`harness.store.models`. See ``trainers/README.md``.
 """
 
 from __future__ import annotations
@@ -16,14 +17,9 @@ _EXPORTS = {
     "TrainConfig": "trainers.config",
     "load_config": "trainers.config",
     "config_from_dict": "trainers.config",
-    "load_for_generation": "trainers.generation",
-    "needs_no_cache": "trainers.generation",
-    "merge_adapter": "trainers.generation",
-    "find_model": "trainers.registry",
-    "list_models": "trainers.registry",
-    "ModelRecord": "trainers.registry",
-    "resolve_base_model": "trainers.base_models",
-    "pull": "trainers.base_models",
+    "training_method": "trainers.methods",
+    "available_methods": "trainers.methods",
+    "get_method": "trainers.methods",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,7 +9,6 @@ Under ``accelerate launch`` every process runs this; only the main process write
 
 from __future__ import annotations
 
-import importlib
 import random
 import shutil
 import statistics
@@ -19,19 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, HarnessError
+from harness.store.models import ModelRecord
 from trainers.config import TrainConfig
-from trainers.registry import ModelRecord
-
-METHOD_MODULES = {"full": "trainers.full", "lora": "trainers.lora", "qlora": "trainers.qlora",
-                  "prompt_tuning": "trainers.prompt_tuning"}
-
-
-def method_module(method: str):
-    """Return the module implementing ``method`` (``prepare_model``, ``IS_ADAPTER``)."""
-    if method not in METHOD_MODULES:
-        raise ConfigError(f"config field `method`: unknown method {method!r}",
-                          hint=f"use one of {', '.join(METHOD_MODULES)}")
-    return importlib.import_module(METHOD_MODULES[method])
 
 
 def _is_main_process() -> bool:
@@ -87,20 +75,22 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
           say: Callable[[str], None] | None = None) -> ModelRecord:
     """Train one candidate as ``config`` describes and register it; returns its :class:`ModelRecord`."""
     from harness.io import write_json
+    from harness.models.aliases import resolve_base_model
+    from harness.provenance import git_commit, package_versions
+    from harness.store.models import find_model, register_model
     from harness.workspace import Workspace
-    from trainers.base_models import resolve_base_model
     from trainers.data import as_features, render_dataset
     from trainers.loading import count_parameters, load_tokenizer
     from trainers.loop import run_trainer
-    from trainers.registry import find_model, folder_size, git_commit, package_versions, register
+    from trainers.methods import get_method
 
     say = say or print
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
-    module = method_module(config.method)
-    if config.method == "qlora":
-        module.check_available()
+    method = get_method(config.method)
+    if method.check_available is not None:
+        method.check_available()
     folder = ws.models_dir / config.name
-    if find_model(ws, config.name) is not None and not overwrite:
+    if find_model(ws.engine, config.name) is not None and not overwrite:
         raise HarnessError(f"a model named {config.name!r} is already registered in {ws.root}",
                            hint="choose another `name`, or pass --force to retrain and replace it")
     if folder.exists() and not config.resume and _is_main_process():
@@ -115,7 +105,7 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
 
     set_seed(config.seed)
     base_path = resolve_base_model(config.base_model, progress=say)
-    tokenizer = load_tokenizer(base_path)
+    tokenizer = load_tokenizer(base_path, require_chat_template=True)
     train_rows, val_rows, data_info = load_splits(config)
     train_set, train_report = render_dataset(tokenizer, train_rows, max_length=config.max_length,
                                              overlength=config.overlength)
@@ -125,7 +115,7 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
         if report.dropped_overlength or report.truncated:
             say(f"{label}: {report.dropped_overlength} examples dropped and {report.truncated} truncated "
                 f"for max_length={config.max_length} (overlength={config.overlength})")
-    model = module.prepare_model(base_path, config, tokenizer)
+    model = method.prepare_model(base_path, config, tokenizer)
     trainable, total = count_parameters(model)
     say(f"{config.method} on {config.base_model}: {trainable:,} trainable of {total:,} parameters; "
         f"{len(train_set)} train / {len(val_set)} val examples")
@@ -141,8 +131,10 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
     trainer.save_model(str(folder))  # every rank calls it (FSDP/DeepSpeed gather); the main one writes
     if not trainer.is_world_process_zero():  # the main process writes the folder and the registry row
         return ModelRecord(name=config.name, path=str(folder), base_model=config.base_model,
-                           method=config.method, adapter=module.IS_ADAPTER)
+                           method=config.method, adapter=method.is_adapter)
     tokenizer.save_pretrained(str(folder))
+    if not method.generation_use_cache:  # read by the loader: decode without the KV cache
+        write_json(folder / "generation_config.json", {"use_cache": False})
     resolved = config.to_dict()
     write_json(folder / "train_config.json", resolved)
     lineage = {
@@ -156,10 +148,10 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
     tokens_per_s = [row["tokens_per_s"] for row in outcome.history if "tokens_per_s" in row]
     record = ModelRecord(
         name=config.name, path=str(folder), base_model=config.base_model, base_model_path=base_path,
-        method=config.method, adapter=module.IS_ADAPTER, config=resolved,
+        method=config.method, adapter=method.is_adapter, config=resolved,
         dataset_hashes=lineage["dataset_hashes"], git_commit=lineage["git_commit"],
         package_versions=lineage["package_versions"], trainable_params=trainable, total_params=total,
-        adapter_size_bytes=folder_size(folder) if module.IS_ADAPTER else None,
+        adapter_size_bytes=folder_size(folder) if method.is_adapter else None,
         wall_time_s=round(time.perf_counter() - started, 2), steps=outcome.global_step,
         final_train_loss=outcome.final_train_loss, final_val_loss=outcome.final_val_loss,
         best_val_loss=outcome.best_val_loss, curves_path=str(folder / "metrics.jsonl"),
@@ -172,10 +164,21 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
                "mean_tokens_per_s": round(sum(tokens_per_s) / len(tokens_per_s), 1) if tokens_per_s else None,
                "median_tokens_per_s": round(statistics.median(tokens_per_s), 1) if tokens_per_s else None},
     )
-    stored = register(ws, record, overwrite=True)
+    stored = register_model(ws.engine, record, overwrite=True)
     say(f"registered {config.name}: val loss {_fmt(outcome.best_val_loss)} (best), "
         f"{outcome.global_step} steps in {record.wall_time_s:.1f}s -> {folder}")
     return stored
+
+
+def summary_line(record: ModelRecord) -> str:
+    """One tab-separated line per trained model (what ``harness train`` prints)."""
+    return (f"{record.name}\t{record.method}\tbest val loss {_fmt(record.best_val_loss)}\t"
+            f"{record.steps} steps\t{record.wall_time_s:.1f}s\t{record.path}")
+
+
+def folder_size(path: Path, patterns: tuple[str, ...] = ("adapter_model.*",)) -> int:
+    """Total bytes of the files in ``path`` matching ``patterns`` (the adapter weights by default)."""
+    return sum(f.stat().st_size for pattern in patterns for f in path.glob(pattern) if f.is_file())
 
 
 def _fmt(value: float | None) -> str:

@@ -23,13 +23,11 @@ from typing import Any, Literal
 
 from harness.errors import ConfigError
 
-METHODS = ("full", "lora", "qlora", "prompt_tuning")
 # transformers' SchedulerType values that need no extra arguments
 LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
                  "inverse_sqrt")
 OVERLENGTH_POLICIES = ("drop", "truncate", "error")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-DEFAULT_LR = {"full": 2e-5, "lora": 2e-4, "qlora": 2e-4, "prompt_tuning": 3e-2}
 
 
 def _fail(field_name: str, message: str, hint: str) -> ConfigError:
@@ -105,7 +103,7 @@ class TrainConfig:
     name: str
     base_model: str
     train_file: str
-    method: Literal["full", "lora", "qlora", "prompt_tuning"] = "lora"
+    method: str = "lora"  # a registered training method (trainers.methods): full, lora, qlora, prompt_tuning
     val_file: str | None = None
     val_fraction: float = 0.1  # held out from train_file when val_file is not given
     lr: float | None = None  # None: the method's default (2e-5 full, 2e-4 LoRA)
@@ -137,13 +135,19 @@ class TrainConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     prompt_tuning: PromptTuningSettings = field(default_factory=PromptTuningSettings)
     mix: MixSettings = field(default_factory=MixSettings)
+    # Settings of methods registered outside this module, by their settings key (trainers.methods).
+    method_settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in "/\\ ") or self.name.startswith("."):
             raise _fail("name", f"{self.name!r} cannot be a folder name",
                         "use letters, digits, '-', '_' and '.', e.g. name: lora-extract")
-        if self.method not in METHODS:
-            raise _fail("method", f"unknown method {self.method!r}", f"use one of {', '.join(METHODS)}")
+        from trainers.methods import get_method
+
+        method = get_method(self.method)  # unknown names: a ConfigError listing the methods
+        key = method.settings_key
+        if key and method.settings is not None and not hasattr(self, key) and key not in self.method_settings:
+            self.method_settings[key] = method.settings()
         if self.overlength not in OVERLENGTH_POLICIES:
             raise _fail("overlength", f"unknown policy {self.overlength!r}",
                         f"use one of {', '.join(OVERLENGTH_POLICIES)}")
@@ -178,12 +182,24 @@ class TrainConfig:
     @property
     def learning_rate(self) -> float:
         """The learning rate to use: ``lr`` when given, else the method's default."""
-        return self.lr if self.lr is not None else DEFAULT_LR[self.method]
+        from trainers.methods import get_method
+
+        return self.lr if self.lr is not None else get_method(self.method).default_lr
+
+    def settings_for_method(self) -> Any:
+        """The settings object of this config's method (e.g. ``self.lora``), or None when it has none."""
+        from trainers.methods import get_method
+
+        key = get_method(self.method).settings_key
+        if key is None:
+            return None
+        return getattr(self, key) if hasattr(self, key) else self.method_settings.get(key)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain JSON-able data (``lr`` filled in with the method default)."""
         data = dataclasses.asdict(self)
         data["lr"] = self.learning_rate
+        data.update(data.pop("method_settings"))  # a plug-in method's settings under their own key
         return data
 
 
@@ -264,7 +280,10 @@ def _build(cls: type, data: dict[str, Any], *, prefix: str = "", strict: bool = 
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs: dict[str, Any] = {}
+    plugin = _plugin_settings(cls, data, prefix)
     for key, value in data.items():
+        if key in plugin:
+            continue
         if key not in hints:
             if not strict:
                 continue
@@ -277,7 +296,20 @@ def _build(cls: type, data: dict[str, Any], *, prefix: str = "", strict: bool = 
     if missing:
         raise ConfigError(f"config field `{prefix}{missing[0]}`: required but missing",
                           hint=f"add `{missing[0]}: ...` to the config (required: {', '.join(missing)})")
+    if plugin:
+        kwargs["method_settings"] = {**kwargs.get("method_settings", {}), **plugin}
     return cls(**kwargs)
+
+
+def _plugin_settings(cls: type, data: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Settings of registered methods whose key is not a field of ``cls`` (``{key: settings object}``)."""
+    if cls is not TrainConfig:
+        return {}
+    from trainers.methods import settings_keys
+
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return {key: _coerce(data[key], method.settings, f"{prefix}{key}")
+            for key, method in settings_keys().items() if key in data and key not in fields}
 
 
 def config_from_dict(data: dict[str, Any], *, strict: bool = True) -> TrainConfig:
@@ -323,6 +355,19 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     data = read_config_file(path)
     try:
         return config_from_dict(apply_overrides(data, overrides or []))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from None
+
+
+def configs_from_file(path: str | Path, overrides: list[str] | None = None,
+                      sweep: list[str] | None = None) -> list[TrainConfig]:
+    """The validated configs ``harness train PATH [overrides] [--sweep ...]`` trains (one per sweep value).
+
+    Errors name the file: ``PATH: config field `lr`: ...``.
+    """
+    data = read_config_file(path)
+    try:
+        return sweep_configs(data, list(overrides or []), list(sweep or []))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from None
 

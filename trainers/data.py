@@ -224,5 +224,7 @@ def mix_in(train: list[dict], general: list[dict], fraction: float, *, seed: int
 
 
 def default_general_file() -> Path:
-    """``evalsets/general/train.jsonl`` of this checkout (the default mix-in source)."""
-    return Path(__file__).resolve().parent.parent / "evalsets" / "general" / "train.jsonl"
+    """Return the bundled ``general`` set's ``train.jsonl`` (the default mix-in source)."""
+    import evalsets
+
+    return evalsets.split_files("general")["train"]

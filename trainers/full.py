@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from trainers.config import TrainConfig
+from typing import TYPE_CHECKING
+
 from trainers.loading import load_causal_lm
+from trainers.methods import training_method
 
-IS_ADAPTER = False
+if TYPE_CHECKING:
+    from trainers.config import TrainConfig
 
 
+@training_method("full", default_lr=2e-5, is_adapter=False)
 def prepare_model(base_path: str, config: TrainConfig, tokenizer):
     """Return the base model, all parameters trainable."""
     model = load_causal_lm(base_path)

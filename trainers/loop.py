@@ -4,7 +4,8 @@ Every method builds its model, then calls :func:`run_trainer`. Evaluation and ch
 every ``eval_steps``; the best checkpoint by validation loss is restored at the end; early stopping
 watches the validation loss with ``early_stopping_patience``. :class:`MetricsLogger` appends one
 JSON line per log event to ``metrics.jsonl`` (train loss, val loss, lr, grad norm, tokens/s, peak
-memory) and warns when validation loss rises while training loss falls.
+memory) and warns when validation loss rises while training loss falls, by the one overfitting rule
+(:func:`harness.stats.overfitting.overfitting_signal`, also used by ``harness compare``).
 """
 
 from __future__ import annotations
@@ -52,17 +53,19 @@ def make_metrics_logger(path: Path, *, append: bool, warn=None):
             self.append = append
             self.warn = warn or log.warning
             self.history: list[dict[str, Any]] = []
-            self.overfitting_warned = False
+            self.overfitting_warned = False  # the overfitting rule's call on the whole log (harness compare's call)
             self._last_time: float | None = None
             self._last_tokens = 0
-            self._train_losses_since_eval: list[float] = []
-            self._evals: list[tuple[float, float]] = []  # (mean train loss before the eval, val loss)
+            self._log_rows: list[dict[str, Any]] = []  # every row of metrics.jsonl, earlier runs' too when resuming
+            self._warning_shown = False
 
         def on_train_begin(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 if not self.append:
                     self.path.write_text("", encoding="utf-8")
+                elif self.path.exists():
+                    self._log_rows = _read_log_rows(self.path)
             self._last_time = time.perf_counter()
             self._last_tokens = state.num_input_tokens_seen or 0
 
@@ -73,7 +76,6 @@ def make_metrics_logger(path: Path, *, append: bool, warn=None):
             row: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
             if "loss" in logs:
                 row["train_loss"] = float(logs["loss"])
-                self._train_losses_since_eval.append(row["train_loss"])
                 tokens = state.num_input_tokens_seen or 0
                 elapsed = now - (self._last_time or now)
                 if elapsed > 0 and tokens > self._last_tokens:
@@ -89,26 +91,47 @@ def make_metrics_logger(path: Path, *, append: bool, warn=None):
             row["peak_memory_mb"] = round(peak_memory_mb(), 1)
             row["time"] = round(time.time(), 3)
             self.history.append(row)
+            self._log_rows.append(row)
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
 
+        def on_train_end(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                self.overfitting_warned = self._overfitting(self._log_rows).flagged
+
+        def _overfitting(self, rows: list[dict[str, Any]]):
+            from harness.stats.overfitting import overfitting_signal, training_points
+
+            return overfitting_signal(*training_points(enumerate(rows, start=1)))
+
         def _check_overfitting(self, row: dict[str, Any]) -> None:
-            if not self._train_losses_since_eval:
+            # The one rule (harness.stats.overfitting) on the log so far, this evaluation included.
+            result = self._overfitting([*self._log_rows, row])
+            self.overfitting_warned = result.flagged
+            if not result.flagged:
                 return
-            train_mean = sum(self._train_losses_since_eval) / len(self._train_losses_since_eval)
-            self._train_losses_since_eval = []
-            self._evals.append((train_mean, row["val_loss"]))
-            if len(self._evals) >= 2:
-                (train_before, val_before), (train_now, val_now) = self._evals[-2:]
-                if val_now > val_before and train_now < train_before:
-                    row["warning"] = "overfitting"
-                    if not self.overfitting_warned:
-                        self.warn(f"possible overfitting at step {row['step']}: validation loss rose "
-                                  f"{val_before:.4f} -> {val_now:.4f} while training loss fell "
-                                  f"{train_before:.4f} -> {train_now:.4f}")
-                        self.overfitting_warned = True
+            row["warning"] = "overfitting"
+            if not self._warning_shown:
+                self.warn(f"possible overfitting at step {row['step']}: validation loss rose "
+                          f"{result.best_val_loss:.4f} -> {result.last_val_loss:.4f} "
+                          f"({100 * result.val_rise:+.1f}%) since step {result.best_step:g} while training loss "
+                          f"changed {result.train_change:+.4f}; the step {result.best_step:g} checkpoint is the best")
+                self._warning_shown = True
 
     return MetricsLogger()
+
+
+def _read_log_rows(path: Path) -> list[dict[str, Any]]:
+    """The JSON rows of an existing ``metrics.jsonl`` (a torn last line from a killed run is skipped)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
 
 
 def _quiet_progress():
@@ -346,7 +369,8 @@ def run_trainer(model, tokenizer, train_features, val_features, config: TrainCon
     if config.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience,
                                                early_stopping_threshold=config.early_stopping_threshold))
-    plus_ratio = config.lora.plus_ratio if config.method in {"lora", "qlora"} else None
+    settings = config.settings_for_method()
+    plus_ratio = getattr(settings, "plus_ratio", None)  # LoRA+ for the methods with LoRA settings
     # Gradient checkpointing recomputes layers without a cache: the shared prefix does not apply.
     trainer = _assistant_trainer_class(config.shared_prefix and not config.gradient_checkpointing, plus_ratio)(
         model=model,

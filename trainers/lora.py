@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from trainers.config import TrainConfig
+from trainers.config import LoraSettings, TrainConfig
 from trainers.loading import get_peft_model, load_causal_lm
-
-IS_ADAPTER = True
+from trainers.methods import training_method
 
 
 def lora_config(config: TrainConfig, model):
@@ -51,6 +50,7 @@ def _linear_names(model) -> list[str]:
     return sorted(names)
 
 
+@training_method("lora", default_lr=2e-4, is_adapter=True, settings_key="lora", settings=LoraSettings)
 def prepare_model(base_path: str, config: TrainConfig, tokenizer):
     """Return the base wrapped as a ``PeftModel`` with only the LoRA weights trainable."""
     from harness.errors import ConfigError

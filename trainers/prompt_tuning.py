@@ -2,18 +2,18 @@
 
 Generation note (peft 0.21.2 + Llama): ``generate()`` with the KV cache drifts from the plain
 forward pass from the second token on, so prompt-tuned models generate with ``use_cache=False``
-(set in their generation config by :func:`trainers.generation.load_for_generation`).
+(set in their generation config by :func:`harness.models.loading.load_for_generation`).
 """
 
 from __future__ import annotations
 
-from trainers.config import TrainConfig
+from trainers.config import PromptTuningSettings, TrainConfig
 from trainers.loading import get_peft_model, load_causal_lm
-
-IS_ADAPTER = True
-NEEDS_NO_CACHE = True
+from trainers.methods import training_method
 
 
+@training_method("prompt_tuning", default_lr=3e-2, is_adapter=True, settings_key="prompt_tuning",
+                 settings=PromptTuningSettings, generation_use_cache=False)
 def prepare_model(base_path: str, config: TrainConfig, tokenizer):
     """Return the base wrapped with a peft prompt-tuning adapter (only the soft prompt trainable)."""
     from peft import PromptTuningConfig, PromptTuningInit

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from trainers.config import TrainConfig
-
-IS_ADAPTER = True
+from trainers.config import LoraSettings, TrainConfig
+from trainers.methods import training_method
 
 
 def check_available() -> None:
@@ -23,6 +22,8 @@ def check_available() -> None:
                               hint="pip install 'harness[gpu]' (or pip install bitsandbytes)") from None
 
 
+@training_method("qlora", default_lr=2e-4, is_adapter=True, settings_key="lora", settings=LoraSettings,
+                 check_available=check_available)
 def prepare_model(base_path: str, config: TrainConfig, tokenizer):
     """Return the 4-bit base prepared for k-bit training and wrapped with LoRA adapters."""
     check_available()

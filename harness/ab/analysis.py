@@ -1,6 +1,6 @@
 """Analyse an experiment: SRM, per-metric effects (fixed or sequential, CUPED), corrections, guardrails.
 
-:func:`analyze` takes :class:`~harness.ab.data.ExperimentData` (from the store, a file or a summary)
+:func:`analyze` takes :class:`~harness.ab.sums.ExperimentData` (from the store, a file or a summary)
 and an :class:`~harness.ab.config.AnalysisConfig` and returns a frozen :class:`AnalysisResult`
 whose :meth:`AnalysisResult.to_dict` is the ``--json`` contract.
 """
@@ -11,18 +11,12 @@ import math
 from dataclasses import dataclass, field
 
 from harness.ab.config import AnalysisConfig, MetricSpec
-from harness.ab.data import ExperimentData, PairSums, QuantileArm
+from harness.ab.metric_types import metric_types
+from harness.ab.sums import ExperimentData
 from harness.errors import DataError
+from harness.io import json_safe
 from harness.stats.bayes import chance_to_beat_control
-from harness.stats.cuped import CovariateSums, RatioCovariateSums, cuped_estimates, cuped_ratio_estimates
-from harness.stats.effects import (
-    ArmEstimate,
-    EffectResult,
-    compare_arms,
-    mean_estimate,
-    proportion_estimate,
-    ratio_estimate,
-)
+from harness.stats.effects import ArmEstimate, EffectResult, compare_arms
 from harness.stats.multiple import adjust_p_values
 from harness.stats.sequential import SequentialConfig, compare_arms_sequential
 from harness.stats.srm import SrmResult, srm_check
@@ -56,8 +50,7 @@ class MetricResult:
         return self.significant and (self.effect.absolute.estimate > 0) != self.spec.higher_is_better
 
     def to_dict(self) -> dict:
-        """The metric's entry of the ``--json`` output."""
-        clean = _clean
+        """The metric's entry of the ``--json`` output (NaN written as ``None``)."""
         out = {
             "name": self.spec.name,
             "type": self.spec.type,
@@ -65,20 +58,20 @@ class MetricResult:
             "higher_is_better": self.spec.higher_is_better,
             "control": self.control,
             "treatment": self.treatment,
-            "variants": {v: {"n": a.n, "mean": clean(a.mean), "se": clean(a.se)} for v, a in self.arms.items()},
+            "variants": {v: {"n": a.n, "mean": a.mean, "se": a.se} for v, a in self.arms.items()},
             "absolute": self.effect.absolute.to_dict(),
             "relative": self.effect.relative.to_dict(),
-            "adjusted_p_value": clean(self.adjusted_p_value),
+            "adjusted_p_value": self.adjusted_p_value,
             "significant": self.significant,
             "method": self.effect.method,
-            "chance_to_beat_control": clean(self.chance_to_beat_control),
+            "chance_to_beat_control": self.chance_to_beat_control,
             "error": self.effect.error,
         }
         if self.spec.role == "guardrail":
             out["guardrail"] = {"status": self.guardrail, "margin": self.spec.margin}
         if self.cuped_theta is not None:
-            out["cuped_theta"] = clean(self.cuped_theta)
-        return out
+            out["cuped_theta"] = self.cuped_theta
+        return json_safe(out)
 
 
 @dataclass(frozen=True)
@@ -102,15 +95,15 @@ class AnalysisResult:
         return [m for m in self.metrics if m.spec.name == name]
 
     def to_dict(self) -> dict:
-        """The ``--json`` object, without the decision (added by the caller)."""
-        return {
+        """The ``--json`` object, without the decision (added by the caller); NaN written as ``None``."""
+        return json_safe({
             "source": self.source,
             "control": self.control,
             "units": self.variants,
             "weights": self.weights,
-            "days": _clean(self.days) if self.days is not None else None,
-            "units_per_day": _clean(self.units_per_day) if self.units_per_day is not None else None,
-            "srm": {"p_value": _clean(self.srm.p_value), "flag": self.srm.flag, "chi2": _clean(self.srm.chi2),
+            "days": self.days,
+            "units_per_day": self.units_per_day,
+            "srm": {"p_value": self.srm.p_value, "flag": self.srm.flag, "chi2": self.srm.chi2,
                     "observed": dict(zip(self.variants, self.srm.observed, strict=False)),
                     "expected": dict(zip(self.variants, self.srm.expected, strict=False))},
             "alpha": self.config.alpha,
@@ -119,11 +112,7 @@ class AnalysisResult:
             "primary_metric": self.config.primary_metric(),
             "metrics": [m.to_dict() for m in self.metrics],
             "notes": self.notes,
-        }
-
-
-def _clean(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
+        })
 
 
 def choose_control(variants: list[str], config: AnalysisConfig, source: str) -> str:
@@ -159,26 +148,7 @@ def resolve_weights(variants: list[str], config: AnalysisConfig) -> dict[str, fl
 
 def arm_estimates(spec: MetricSpec, inputs: dict[str, object], cuped: bool) -> tuple[dict[str, ArmEstimate], float | None]:
     """Turn each variant's sums into an :class:`ArmEstimate` (CUPED-adjusted when asked and available)."""
-    if spec.type in ("mean", "proportion"):
-        sums: dict[str, CovariateSums] = inputs  # type: ignore[assignment]
-        if cuped and any(s.sum_xx > 0 for s in sums.values()):
-            return cuped_estimates(sums)
-        if spec.type == "proportion":
-            return {v: proportion_estimate(s.n, s.sum_y) for v, s in sums.items()}, None
-        return {v: mean_estimate(s.n, s.sum_y, s.sum_yy) for v, s in sums.items()}, None
-    if spec.type == "ratio":
-        if cuped and all(isinstance(r, RatioCovariateSums) for r in inputs.values()) and any(
-                r.sum_cc - r.sum_c**2 / max(r.n, 1) > 0 for r in inputs.values()):
-            return cuped_ratio_estimates(inputs)  # type: ignore[arg-type]
-        out = {}
-        for v, p in inputs.items():
-            if isinstance(p, RatioCovariateSums):
-                out[v] = ratio_estimate(p.n, p.sum_y, p.sum_x, p.sum_yy, p.sum_xx, p.sum_xy)
-            elif isinstance(p, PairSums):
-                out[v] = ratio_estimate(p.n, p.sum_a, p.sum_b, p.sum_aa, p.sum_bb, p.sum_ab)
-        return out, None
-    return {v: ArmEstimate(q.n, q.estimate, q.se**2 if math.isfinite(q.se) else math.nan, None)
-            for v, q in inputs.items() if isinstance(q, QuantileArm)}, None
+    return spec.metric_type.estimates(spec, inputs, cuped)
 
 
 def guardrail_status(spec: MetricSpec, effect: EffectResult, control_mean: float) -> str:
@@ -220,7 +190,7 @@ def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
     notes: list[str] = []
     raw: list[tuple[MetricSpec, str, dict[str, ArmEstimate], EffectResult, float | None]] = []
     for spec in config.metrics:
-        cuped = bool(config.cuped_covariate) and spec.type in ("mean", "proportion", "ratio")
+        cuped = bool(config.cuped_covariate) and spec.metric_type.supports_cuped
         arms, theta = arm_estimates(spec, data.metrics[spec.name], cuped)
         if cuped and theta is None:
             notes.append(f"{spec.name}: no covariate variance, CUPED not applied")
@@ -230,9 +200,10 @@ def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
                       else compare_arms(c_arm, t_arm, alpha=config.alpha))
             raw.append((spec, t, {control: c_arm, t: t_arm}, effect, theta))
     if config.cuped_covariate:
-        skipped = [s.name for s in config.metrics if s.type == "quantile"]
+        skipped = [s.name for s in config.metrics if not s.metric_type.supports_cuped]
         if skipped:
-            notes.append(f"CUPED adjusts mean, proportion and ratio metrics; not applied to {', '.join(skipped)}")
+            adjusted_types = [t.name for t in metric_types() if t.supports_cuped]
+            notes.append(f"CUPED adjusts {_and(adjusted_types)} metrics; not applied to {', '.join(skipped)}")
     adjusted = adjust_p_values([r[3].absolute.p_value for r in raw], config.correction)
     results = []
     for (spec, t, arms, effect, theta), p_adj in zip(raw, adjusted, strict=True):
@@ -246,3 +217,6 @@ def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
     return AnalysisResult(data.source, control, dict(data.units), weights, srm, results, config,
                           data.days, data.units_per_day, notes)
 
+
+def _and(words: list[str]) -> str:
+    return " and ".join(words) if len(words) < 3 else f"{', '.join(words[:-1])} and {words[-1]}"

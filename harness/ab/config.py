@@ -11,26 +11,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.ab.metric_types import get_metric_type, metric_type_for_flag
+from harness.ab.sums import REQUESTS
 from harness.errors import ConfigError
 
-METRIC_TYPES = ("proportion", "mean", "ratio", "quantile")
 ROLES = ("primary", "secondary", "guardrail")
 CORRECTIONS = ("holm", "bh", "bonferroni", "none")
 AGGREGATES = ("sum", "mean", "max")
-#: A ratio whose denominator is this name divides by the unit's number of events (requests).
-REQUESTS = "requests"
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """One metric: how to compute it per unit and how the decision uses it.
+    """One metric: its type, the event columns it reads, and how the decision uses it.
 
-    - ``proportion``: per unit ``max(column)`` by default (did the unit ever succeed), a rate over units.
-    - ``mean``: per unit ``aggregate(column)`` (``mean`` by default), averaged over units.
-    - ``ratio``: ``sum(numerator) / sum(denominator)`` over all units, with the delta method; a
-      ``denominator`` of ``requests`` makes a per-request mean that respects unit randomisation.
-    - ``quantile``: the ``quantile`` of request-level ``column`` (e.g. p95 latency) with a
-      cluster-robust interval.
+    ``type`` names a registered A/B metric type (:mod:`harness.ab.metric_types`), which says what
+    the other fields mean: ``proportion`` and ``mean`` read ``column`` (default: the metric's name)
+    collapsed per unit by ``aggregate``; ``ratio`` divides ``numerator`` by ``denominator``
+    (``requests`` = the unit's number of events); ``quantile`` reads the ``quantile`` of ``column``.
     """
 
     name: str
@@ -46,36 +43,33 @@ class MetricSpec:
 
     def __post_init__(self) -> None:
         where = f"metric {self.name!r}"
-        if self.type not in METRIC_TYPES:
-            raise ConfigError(f"{where}: unknown type {self.type!r}", hint=f"use one of {', '.join(METRIC_TYPES)}")
+        kind = get_metric_type(self.type, where=where)
         if self.role not in ROLES:
             raise ConfigError(f"{where}: unknown role {self.role!r}", hint=f"use one of {', '.join(ROLES)}")
-        if self.type == "ratio" and not self.numerator:
-            raise ConfigError(f"{where}: a ratio metric needs a numerator column",
-                              hint="write it as NAME:ratio:NUMERATOR/DENOMINATOR (denominator may be 'requests')")
-        if self.type == "quantile" and not 0 < self.quantile < 1:
-            raise ConfigError(f"{where}: quantile must be between 0 and 1, got {self.quantile}")
+        kind.validate(self)
         if self.aggregate is not None and self.aggregate not in AGGREGATES:
             raise ConfigError(f"{where}: unknown aggregate {self.aggregate!r}", hint=f"use one of {', '.join(AGGREGATES)}")
         if self.margin < 0:
             raise ConfigError(f"{where}: margin must be >= 0 (a relative tolerance like 0.05), got {self.margin}")
 
     @property
+    def metric_type(self):  # -> harness.ab.metric_types.MetricType
+        """The registered :class:`~harness.ab.metric_types.MetricType` of ``type``."""
+        return get_metric_type(self.type, where=f"metric {self.name!r}")
+
+    @property
     def source_column(self) -> str:
-        """The event column a proportion, mean or quantile metric reads."""
+        """The event column a single-column metric (proportion, mean, quantile) reads."""
         return self.column or self.name
 
     @property
     def unit_aggregate(self) -> str:
         """How the metric's events collapse to one value per unit (``sum``, ``mean`` or ``max``)."""
-        return self.aggregate or ("max" if self.type == "proportion" else "mean")
+        return self.aggregate or self.metric_type.default_aggregate
 
     def columns(self) -> list[str]:
         """Return the event columns this metric needs (``requests`` is implicit)."""
-        if self.type == "ratio":
-            den = (self.denominator or REQUESTS).removeprefix("count:")
-            return [c for c in (self.numerator, den) if c and c != REQUESTS]
-        return [self.source_column]
+        return self.metric_type.columns(self)
 
 
 @dataclass(frozen=True)
@@ -99,7 +93,7 @@ class AnalysisConfig:
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
-            raise ConfigError(f"unknown correction {self.correction!r}", hint="use holm or bh")
+            raise ConfigError(f"unknown correction {self.correction!r}", hint=f"use one of {', '.join(CORRECTIONS)}")
         if not 0 < self.alpha < 0.5:
             raise ConfigError(f"alpha must be in (0, 0.5), got {self.alpha}")
         if self.weights is not None and any(not w > 0 for w in self.weights.values()):
@@ -162,21 +156,10 @@ def parse_metric_flag(text: str) -> MetricSpec:
         raise ConfigError(f"--metric {text!r} is not NAME[:TYPE[:ARGS]]",
                           hint="e.g. task_completed:proportion or cost_per_request:ratio:cost/requests")
     name, kind, args = m["name"], (m["type"] or "mean").lower(), m["args"]
-    if re.fullmatch(r"p\d{1,2}", kind):
-        return MetricSpec(name, "quantile", column=args or None, quantile=int(kind[1:]) / 100)
-    if kind == "ratio":
-        if not args or "/" not in args:
-            raise ConfigError(f"--metric {text!r}: a ratio needs NUMERATOR/DENOMINATOR",
-                              hint=f"e.g. {name}:ratio:cost/requests")
-        num, den = args.split("/", 1)
-        return MetricSpec(name, "ratio", numerator=num, denominator=den or REQUESTS)
-    if kind == "quantile":
-        column, _, q = (args or "").partition("@")
-        try:
-            return MetricSpec(name, "quantile", column=column or None, quantile=float(q) if q else 0.95)
-        except ValueError:
-            raise ConfigError(f"--metric {text!r}: quantile {q!r} is not a number") from None
-    return MetricSpec(name, kind, column=args or None)
+    metric_type = metric_type_for_flag(kind)
+    if metric_type is None:  # MetricSpec names the unknown type and lists the known ones
+        return MetricSpec(name, kind, column=args or None)
+    return MetricSpec(name, metric_type.name, **metric_type.flag_fields(name, kind, args, text))
 
 
 def parse_weights(text: str) -> dict[str, float]:

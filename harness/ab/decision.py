@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 from harness.ab.analysis import AnalysisResult, MetricResult
-from harness.stats.ab_power import plan_units
+from harness.ab.plan import days_still_needed
 
 
 @dataclass(frozen=True)
@@ -40,58 +40,6 @@ def _fmt_rel(m: MetricResult) -> str:
         return f"{rel.estimate:+.2%} (95% CI {lo:+.2%} to {hi:+.2%})"
     a = m.effect.absolute
     return f"{a.estimate:+.4g} (95% CI {a.ci[0]:+.4g} to {a.ci[1]:+.4g})"
-
-
-def days_still_needed(result: AnalysisResult) -> float | None:
-    """Days until the primary metric can detect the configured MDE at the observed traffic (None if unknown)."""
-    cfg = result.config
-    primary = result.primary()
-    if not primary or not result.units_per_day:
-        return None
-    m = primary[0]
-    c = m.arms[m.control]
-    if not (c.n > 1 and math.isfinite(c.mean) and c.mean != 0 and c.var_mean > 0):
-        return None
-    weights = {m.control: result.weights[m.control]}
-    for t in primary:
-        weights[t.treatment] = result.weights[t.treatment]
-    share = sum(weights.values())
-    if m.spec.type == "proportion" and 0 < c.mean < 1:
-        plan = plan_units("proportion", c.mean, cfg.mde, alpha=cfg.alpha, power=cfg.power, weights=weights,
-                          control=m.control)
-    else:
-        plan = plan_units("mean", abs(c.mean), cfg.mde, sd=math.sqrt(c.var_mean * c.n), alpha=cfg.alpha,
-                          power=cfg.power, weights=weights, control=m.control)
-    if plan.error:
-        return None
-    total_units = plan.total_units * (sequential_inflation(plan.total_units, cfg) if cfg.sequential else 1.0)
-    elapsed = result.days or 0.0
-    # units arrive across all variants; only the compared ones count towards this plan
-    total_days = total_units / (result.units_per_day * share)
-    return max(0.0, math.ceil(max(total_days, cfg.min_days) - elapsed - 1e-9))
-
-
-def sequential_inflation(fixed_units: float, cfg) -> float:
-    """How many times more units the confidence sequence needs than a fixed-horizon test for equal power.
-
-    A fixed test detects ``delta = (z_{a/2} + z_b) se(n)``; the sequence needs
-    ``delta = (c(n) + z_b) se(n)`` with ``c(n) = sqrt((1+r)/r (log(1+r) - 2 log a))`` and
-    ``r = tau2 / V = n c0 / N*`` (see :mod:`harness.stats.sequential`); solved by fixed-point iteration.
-    """
-    from scipy.stats import norm
-
-    a, zb = cfg.alpha, norm.isf(1 - cfg.power)
-    c0 = -2 * math.log(a) + math.log(-2 * math.log(a) + 1)
-    fixed = norm.isf(a / 2) + zb
-    n = fixed_units
-    for _ in range(50):
-        r = n * c0 / cfg.tuning_units
-        c = math.sqrt((1 + r) / r * (math.log(1 + r) - 2 * math.log(a)))
-        n_new = fixed_units * ((c + zb) / fixed) ** 2
-        if abs(n_new - n) < 0.5:
-            break
-        n = n_new
-    return n / fixed_units
 
 
 def decide(result: AnalysisResult) -> Decision:

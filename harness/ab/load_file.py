@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.ab.config import AnalysisConfig, MetricSpec, default_store_metrics
-from harness.ab.data import Pair, PairSums, UnitValue
+from harness.ab.sums import Pair, PairSums, UnitValue
 from harness.errors import DataError
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class FrameSource:
 
     def quantiles(self, column: str, probs: dict[str, list[float]]) -> dict[str, list[float]]:
         """Exact lower quantiles per variant from the sorted values."""
-        from harness.ab.data import order_statistic_index
+        from harness.ab.sums import order_statistic_index
 
         out = {}
         for variant, values in self.df.groupby("variant")[column]:

@@ -13,7 +13,8 @@ Format::
 For CUPED (with ``--cuped NAME``), a mean may add ``covariate_sum``, ``covariate_sum_squares`` and
 ``covariate_cross_sum`` (sum of metric times covariate); a ratio may add ``covariate_sum``,
 ``covariate_sum_squares``, ``numerator_covariate_cross_sum`` and ``denominator_covariate_cross_sum``.
-Any metric may carry its own ``n``.
+Any metric may carry its own ``n``. Each metric type declares its fields (``summary_keys``,
+``summary_cuped_keys``) and builds its statistic from them (:mod:`harness.ab.metric_types`).
 """
 
 from __future__ import annotations
@@ -25,19 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.ab.config import AnalysisConfig, MetricSpec
-from harness.ab.data import ExperimentData, PairSums, QuantileArm
+from harness.ab.metric_types import metric_types
+from harness.ab.sums import ExperimentData
 from harness.errors import DataError
-from harness.stats.cuped import CovariateSums, RatioCovariateSums
-
-_KEYS = {
-    "proportion": ("successes",),
-    "mean": ("sum", "sum_squares"),
-    "ratio": ("numerator_sum", "numerator_sum_squares", "denominator_sum", "denominator_sum_squares", "cross_sum"),
-    "quantile": ("estimate", "se"),
-}
-_CUPED = ("covariate_sum", "covariate_sum_squares", "covariate_cross_sum")
-_RATIO_CUPED = ("covariate_sum", "covariate_sum_squares", "numerator_covariate_cross_sum",
-                "denominator_covariate_cross_sum")
 
 
 def _number(value: Any, field: str, path: Path) -> float:
@@ -47,10 +38,8 @@ def _number(value: Any, field: str, path: Path) -> float:
 
 
 def _infer_type(stats: dict[str, Any]) -> str | None:
-    for kind in ("ratio", "proportion", "quantile", "mean"):
-        if _KEYS[kind][0] in stats:
-            return kind
-    return None
+    """The first registered type whose first summary field is in ``stats`` (``successes``: a proportion)."""
+    return next((t.name for t in metric_types() if t.summary_keys and t.summary_keys[0] in stats), None)
 
 
 def load_summary(path: Path, config: AnalysisConfig) -> tuple[ExperimentData, AnalysisConfig]:
@@ -86,8 +75,8 @@ def load_summary(path: Path, config: AnalysisConfig) -> tuple[ExperimentData, An
             for metric, stats in body.get("metrics", {}).items():
                 kind = _infer_type(stats) if isinstance(stats, dict) else None
                 if kind is None:
-                    raise DataError(f"summary {path}: field variants.{name}.metrics.{metric} has none of "
-                                    "successes, sum, numerator_sum, estimate",
+                    firsts = ", ".join(t.summary_keys[0] for t in metric_types() if t.summary_keys)
+                    raise DataError(f"summary {path}: field variants.{name}.metrics.{metric} has none of {firsts}",
                                     hint="proportions: {\"successes\": k}; means: {\"sum\", \"sum_squares\"}")
                 seen.setdefault(metric, kind)
         specs = [MetricSpec(m, k) for m, k in seen.items()]
@@ -96,35 +85,22 @@ def load_summary(path: Path, config: AnalysisConfig) -> tuple[ExperimentData, An
 
     data = ExperimentData(source=str(path), units=units)
     for spec in specs:
+        kind = spec.metric_type
+        cuped = bool(config.cuped_covariate) and kind.supports_cuped
         per: dict[str, object] = {}
         for name, body in variants.items():
             where = f"variants.{name}.metrics.{spec.name}"
             stats = body.get("metrics", {}).get(spec.name)
             if not isinstance(stats, dict):
                 raise DataError(f"summary {path}: field {where} is missing", hint="every variant needs every metric")
-            for key in _KEYS[spec.type]:
+            for key in kind.summary_keys:
                 if key not in stats:
                     raise DataError(f"summary {path}: field {where}.{key} is missing",
-                                    hint=f"a {spec.type} metric needs {', '.join(_KEYS[spec.type])}")
+                                    hint=f"a {spec.type} metric needs {', '.join(kind.summary_keys)}")
             v = {k: _number(x, f"{where}.{k}", path) for k, x in stats.items()
-                 if k in _KEYS[spec.type] + _CUPED + _RATIO_CUPED + ("n",)}
-            n = int(v.get("n", units[name]))
-            if spec.type == "proportion":
-                if not 0 <= v["successes"] <= n:
-                    raise DataError(f"summary {path}: field {where}.successes must be between 0 and n={n}")
-                per[name] = CovariateSums(n, v["successes"], v["successes"], 0.0, 0.0, 0.0)
-            elif spec.type == "mean":
-                has_cov = all(k in v for k in _CUPED) and bool(config.cuped_covariate)
-                per[name] = CovariateSums(n, v["sum"], v["sum_squares"], *(
-                    (v["covariate_sum"], v["covariate_sum_squares"], v["covariate_cross_sum"]) if has_cov else (0.0,) * 3))
-            elif spec.type == "ratio" and config.cuped_covariate and all(k in v for k in _RATIO_CUPED):
-                per[name] = RatioCovariateSums(n, v["numerator_sum"], v["denominator_sum"], v["numerator_sum_squares"],
-                                               v["denominator_sum_squares"], v["cross_sum"], *(v[k] for k in _RATIO_CUPED))
-            elif spec.type == "ratio":
-                per[name] = PairSums(n, v["numerator_sum"], v["denominator_sum"], v["numerator_sum_squares"],
-                                     v["denominator_sum_squares"], v["cross_sum"])
-            else:
-                per[name] = QuantileArm(n, v["estimate"], v["se"])
+                 if k in (*kind.summary_keys, *kind.summary_cuped_keys, "n")}
+            per[name] = kind.from_summary(v, int(v.get("n", units[name])), cuped=cuped,
+                                          where=f"summary {path}: field {where}")
         data.metrics[spec.name] = per
 
     if "days" in raw:

@@ -13,7 +13,7 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
-from harness.ab.data import Pair, PairSums, UnitValue, order_statistic_index
+from harness.ab.sums import Pair, PairSums, UnitValue, order_statistic_index
 from harness.errors import DataError
 from harness.store.ab import METRIC_COLUMNS, get_experiment, list_experiments
 

@@ -2,15 +2,17 @@
 
 from harness.backends.base import (
     Backend,
+    BackendCapabilities,
     BackendError,
     BackendSpec,
     Generation,
     GenerationRequest,
     GenerationSettings,
     available_backends,
+    backend_capabilities,
     create_backend,
     register_backend,
 )
 
-__all__ = ["Backend", "BackendError", "BackendSpec", "Generation", "GenerationRequest", "GenerationSettings",
-           "available_backends", "create_backend", "register_backend"]
+__all__ = ["Backend", "BackendCapabilities", "BackendError", "BackendSpec", "Generation", "GenerationRequest", "GenerationSettings",
+           "available_backends", "backend_capabilities", "create_backend", "register_backend"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from harness.errors import ConfigError, HarnessError
 
@@ -55,11 +55,32 @@ class Generation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BackendCapabilities:
+    """What a backend can do, declared on its class so the runner and suite validation need no name checks.
+
+    ``local_models``: model names resolve to local folders (paths, registered models, aliases) before
+    the backend sees them; False when a server resolves its own model names. ``adapters``: it can load
+    a peft adapter over the model. ``needs_base_url``: it talks to a server at the candidate's ``base_url``.
+    """
+
+    local_models: bool = True
+    adapters: bool = True
+    needs_base_url: bool = False
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """What every backend provides."""
+    """What every backend provides.
+
+    ``capabilities`` is a class attribute (read without building the backend); ``request_chunk`` is
+    how many requests the runner hands to one :meth:`generate` call, each call's results being stored
+    in one transaction (a killed run loses at most one chunk).
+    """
 
     name: str
+    capabilities: ClassVar[BackendCapabilities]
+    request_chunk: int
 
     @property
     def fingerprint(self) -> str:
@@ -115,6 +136,11 @@ def get_backend_factory(name: str) -> BackendFactory:
         raise ConfigError(f"unknown backend {name!r}", hint=f"choose from: {', '.join(available_backends())}")
     module_name, attr = _BUILTIN[name].split(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def backend_capabilities(name: str) -> BackendCapabilities:
+    """The capabilities the backend ``name`` declares (defaults when it declares none)."""
+    return getattr(get_backend_factory(name), "capabilities", None) or BackendCapabilities()
 
 
 def create_backend(name: str, spec: BackendSpec) -> Backend:

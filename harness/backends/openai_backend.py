@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness.backends.base import BackendError, BackendSpec, Generation, GenerationRequest
+from harness.backends.base import (
+    BackendCapabilities,
+    BackendError,
+    BackendSpec,
+    Generation,
+    GenerationRequest,
+)
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -37,6 +43,8 @@ class OpenAIBackend:
     """Chat completions over HTTP; see the module docstring for options."""
 
     name = "openai"
+    # The server resolves its own model names and serves adapters under names of their own.
+    capabilities = BackendCapabilities(local_models=False, adapters=False, needs_base_url=True)
 
     def __init__(self, spec: BackendSpec) -> None:
         import httpx
@@ -46,7 +54,7 @@ class OpenAIBackend:
         self.spec = spec
         opts = spec.options
         self.concurrency = max(1, int(opts.get("concurrency", 8)))
-        self.chunk_size = self.concurrency * 2
+        self.request_chunk = self.concurrency * 2
         self.timeout_s = float(opts.get("timeout_s", 60.0))
         self.max_retries = max(0, int(opts.get("max_retries", 3)))
         self.backoff_s = float(opts.get("backoff_s", 0.5))

@@ -13,26 +13,32 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from harness.backends.base import BackendError, BackendSpec, Generation, GenerationRequest
+from harness.backends.base import (
+    BackendCapabilities,
+    BackendError,
+    BackendSpec,
+    Generation,
+    GenerationRequest,
+)
 from harness.backends.fingerprint import model_fingerprint
 
 
 def load_model_and_tokenizer(model: str, adapter: str | None, *, device: str, dtype: str | None) -> tuple[Any, Any, bool]:
     """Load the model (merging a LoRA adapter), its tokenizer; returns (model, tokenizer, use_cache).
 
-    A thin wrapper over :func:`trainers.generation.load_for_generation`, the one loader that
+    A thin wrapper over :func:`harness.models.loading.load_for_generation`, the one loader that
     training, merging and evaluation share; load failures become :class:`BackendError`.
     """
     from transformers.utils import logging as hf_logging
 
     from harness.errors import HarnessError
-    from trainers.generation import load_for_generation
+    from harness.models.loading import load_for_generation
 
     hf_logging.disable_progress_bar()  # the runner shows its own progress
     chosen = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
     try:
         loaded, tokenizer = load_for_generation(adapter or model, base=model if adapter else None, device=device,
-                                                dtype=chosen, merge=True, resolve=False)
+                                                dtype=chosen, merge=True)
     except HarnessError as exc:
         raise BackendError(exc.message, hint=exc.hint) from None
     return loaded, tokenizer, loaded.harness_use_cache
@@ -42,11 +48,13 @@ class TransformersBackend:
     """Batched local generation with transformers; see the module docstring."""
 
     name = "transformers"
+    capabilities = BackendCapabilities()
 
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
         opts = dict(spec.options)
         self.batch_size = int(opts.pop("batch_size", 16))
+        self.request_chunk = self.batch_size  # one model.generate batch per stored chunk
         self.device = str(opts.pop("device", "") or self._default_device())
         self.dtype = opts.pop("dtype", None)
         # torch CPU threads (process-wide): 1 is fastest for tiny models on a busy machine, where

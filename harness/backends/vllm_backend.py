@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import BackendSpec, Generation, GenerationRequest
+from harness.backends.base import BackendCapabilities, BackendSpec, Generation, GenerationRequest
 from harness.backends.fingerprint import model_fingerprint
 from harness.errors import DependencyError
 
@@ -53,11 +53,12 @@ class VLLMBackend:
     """Offline vLLM generation; see the module docstring."""
 
     name = "vllm"
+    capabilities = BackendCapabilities()
 
     def __init__(self, spec: BackendSpec) -> None:
         self.spec = spec
         self.engine_options = {k: v for k, v in spec.options.items() if k in ENGINE_OPTIONS}
-        self.chunk_size = int(spec.options.get("chunk_size", 256))  # one transaction per chunk
+        self.request_chunk = int(spec.options.get("chunk_size", 256))  # one transaction per chunk
         self._fingerprint: str | None = None
 
     @classmethod

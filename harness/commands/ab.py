@@ -64,7 +64,7 @@ def analyze(
     guardrail: Annotated[list[str] | None, typer.Option(
         "--guardrail", help="[+]NAME[:MARGIN]: a guardrail metric with a relative non-inferiority margin "
         "(lower is better; '+' for higher is better). Repeatable.")] = None,
-    correction: Annotated[str | None, typer.Option("--correction", help="holm (default) or bh across metrics.")] = None,
+    correction: Annotated[str | None, typer.Option("--correction", help="holm (default), bh, bonferroni or none across metrics.")] = None,
     sequential: Annotated[bool | None, typer.Option("--sequential/--fixed-horizon",
                                                     help="Always-valid intervals (default) or fixed-horizon tests.")] = None,
     tuning_units: Annotated[float | None, typer.Option("--tuning-units", help="Units the confidence sequence is "
@@ -118,13 +118,14 @@ def plan(
 ) -> None:
     """Units needed to detect an MDE and how many days that takes (never fewer than 7 full days)."""
     from harness.ab.config import parse_metric_flag, parse_weights
-    from harness.ab.planning import observed_inputs
-    from harness.ab.planning import plan as make_plan
+    from harness.ab.plan import observed_inputs
+    from harness.ab.plan import plan as make_plan
     from harness.errors import ConfigError
+    from harness.stats.power import PLAN_KINDS
 
     _one_source(experiment, events, summary, required=False)
-    if metric_type not in ("proportion", "mean"):
-        raise ConfigError(f"--type {metric_type!r}: use proportion or mean")
+    if metric_type not in PLAN_KINDS:
+        raise ConfigError(f"--type {metric_type!r}: use {' or '.join(PLAN_KINDS)}")
     config = _config(config_file, alpha=alpha, power=power, control=control,
                      weights=parse_weights(weights) if weights else None,
                      metrics=tuple(parse_metric_flag(m) for m in metric) if metric else None, primary=primary)

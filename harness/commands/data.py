@@ -138,7 +138,7 @@ def report(
     profile = profile_file(file, counter=counter)
     comparison = None
     if against is not None:
-        from harness.data.compare import compare_profiles
+        from harness.data.shift import compare_profiles
 
         other = profile_file(against, counter=counter)
         comparison = compare_profiles(profile, other, min_share=min_share, ratio_threshold=ratio_threshold)

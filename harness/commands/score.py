@@ -41,11 +41,11 @@ def score(
         except (OSError, json.JSONDecodeError) as exc:
             raise HarnessError(f"cannot read schema file {schema}: {exc}", hint="pass a JSON Schema file") from None
     examples = load_predictions(predictions)
-    from harness.metrics.base import score_examples
+    from harness.metrics.base import metric_info, score_examples
 
     outputs = score_examples(examples, names, settings)
     summary = summarize_outputs(len(examples), outputs, [dict(e.metadata) for e in examples], slice_by,
-                                method=interval)
+                                method=interval, bounds={name: metric_info(name).bounds for name in outputs})
     if out is not None:
         _write_outputs(out, [e.id for e in examples], outputs, summary)
     if json_output:
@@ -74,14 +74,9 @@ def _f(value: float | None) -> str:
 
 def _write_outputs(out: Path, ids: list[str], outputs: dict, summary: dict) -> None:
     """Write ``scores.jsonl`` (``{"id", metric: value}`` per example, the run-folder format) and ``summary.json``."""
-    import math
+    from harness.io import json_safe, write_json, write_jsonl
 
-    from harness.io import write_json, write_jsonl
-
-    def clean(v):
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-    rows = ({"id": example_id, **{name: clean(o.per_example[i]) for name, o in outputs.items()}}
+    rows = ({"id": example_id, **{name: json_safe(o.per_example[i]) for name, o in outputs.items()}}
             for i, example_id in enumerate(ids))
     write_jsonl(out / "scores.jsonl", rows)
     write_json(out / "summary.json", summary)

@@ -28,17 +28,13 @@ def train(
     CONFIG.yaml` on CPUs (see trainers/README.md).
     """
     from harness.commands._common import err_console, open_workspace, print_json
-    from harness.errors import ConfigError
-    from trainers.config import read_config_file, sweep_configs
+    from trainers.config import configs_from_file
 
-    data = read_config_file(config)
-    try:
-        configs = sweep_configs(data, list(overrides or []), list(sweep or []))
-    except ConfigError as exc:
-        raise ConfigError(f"{config}: {exc.message}", hint=exc.hint) from None
+    configs = configs_from_file(config, overrides, sweep)
     if dry_run:
         print_json([c.to_dict() for c in configs])
         return
+    from trainers.api import summary_line
     from trainers.api import train as train_model
 
     messages = err_console()
@@ -56,5 +52,4 @@ def train(
         print_json([r.to_dict() for r in records] if len(records) > 1 else records[0].to_dict())
         return
     for record in records:
-        typer.echo(f"{record.name}\t{record.method}\tbest val loss {record.best_val_loss:.4f}\t"
-                   f"{record.steps} steps\t{record.wall_time_s:.1f}s\t{record.path}")
+        typer.echo(summary_line(record))

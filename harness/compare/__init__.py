@@ -12,7 +12,6 @@ is compared with it on every dataset and metric, all p-values adjusted together.
 dataset is present, each candidate also gets a non-inferiority (forgetting) check against it.
 """
 
-from harness.compare.demo import demo_stage, render
 from harness.compare.loading import (
     DEFAULT_METRICS,
     CandidateScores,
@@ -23,8 +22,9 @@ from harness.compare.loading import (
     resolve_run,
     suite_metrics,
 )
+from harness.compare.render import render
 from harness.compare.report import ComparisonReport, align, build_comparison, choose_baseline, verdict
 
 __all__ = ["DEFAULT_METRICS", "CandidateScores", "ComparisonReport", "align", "build_comparison", "choose_baseline",
-           "demo_stage", "load_predictions", "load_run_candidates", "load_sources", "parse_metric_names", "render",
+           "load_predictions", "load_run_candidates", "load_sources", "parse_metric_names", "render",
            "resolve_run", "suite_metrics", "verdict"]

@@ -64,15 +64,15 @@ def load_predictions(path: str | Path) -> list[Example]:
 
 
 def parse_metric_names(values: Sequence[str] | None) -> list[str]:
-    """Split ``--metrics a,b`` / repeated ``--metric`` values; unknown names raise listing the choices."""
-    from harness.metrics.base import available_metrics
+    """Split ``--metrics a,b`` / repeated ``--metric`` values; returns the names, each once.
 
-    names = [n.strip() for v in values or () for n in v.split(",") if n.strip()]
-    known = available_metrics()
-    for name in names:
-        if name not in known:
-            raise HarnessError(f"unknown metric {name!r}", hint=f"choose from: {', '.join(known)}")
-    return list(dict.fromkeys(names))
+    Checked by :func:`harness.metrics.resolve_metrics` (the rule ``harness eval`` applies to a suite):
+    an unknown name raises :class:`ConfigError` listing the choices.
+    """
+    from harness.metrics.base import resolve_metrics
+
+    names = list(dict.fromkeys(n.strip() for v in values or () for n in v.split(",") if n.strip()))
+    return [spec.name for spec in resolve_metrics(names, field_name="")]
 
 
 @dataclass
@@ -149,12 +149,28 @@ def _training_log(spec: Mapping[str, Any], workspace_root: Path) -> Path | None:
     return None
 
 
+def recorded_metric_settings(suite_json: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{metric: settings}`` of the ``{name: {setting: value}}`` entries of a run's ``suite.json``."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in suite_json.get("metrics", []) or []:
+        if isinstance(entry, Mapping) and len(entry) == 1:
+            name, values = next(iter(entry.items()))
+            if isinstance(name, str) and isinstance(values, Mapping) and values:
+                found[name] = dict(values)
+    return found
+
+
 def load_run_candidates(run_dir: Path, metrics: Sequence[str], only: str | None = None,
                         settings: Mapping[str, Mapping[str, Any]] | None = None) -> list[CandidateScores]:
-    """Every candidate (or ``only``) of a run folder with scores for ``metrics`` on each dataset."""
+    """Every candidate (or ``only``) of a run folder with scores for ``metrics`` on each dataset.
+
+    A metric the run did not score is computed from its predictions with the settings the run's
+    suite recorded for it (``settings`` overrides them).
+    """
     pred_root = run_dir / "predictions"
     names = sorted(p.name for p in pred_root.iterdir() if p.is_dir()) if pred_root.is_dir() else []
     suite = _read_json(run_dir / "suite.json")
+    settings = {**recorded_metric_settings(suite), **(settings or {})}
     specs = {c.get("name"): c for c in suite.get("candidates", []) if isinstance(c, dict)}
     order = [n for n in specs if n in names] + [n for n in names if n not in specs]
     if only is not None:
@@ -189,15 +205,18 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def suite_metrics(run_dir: Path) -> list[str]:
     """The metrics a run scored: ``summary.json``'s ``metrics`` (what the runner computed) when present,
-    else the names ``suite.json`` lists (strings or ``{"name": ...}`` entries)."""
+    else the names ``suite.json`` lists (strings or ``{name: {setting: value}}`` entries)."""
     scored = _read_json(run_dir / "summary.json").get("metrics")
     if isinstance(scored, list) and scored and all(isinstance(m, str) for m in scored):
         return list(scored)
     names = []
     for entry in _read_json(run_dir / "suite.json").get("metrics", []) or []:
-        name = entry.get("name") if isinstance(entry, dict) else entry
-        if isinstance(name, str):
-            names.append(name)
+        if isinstance(entry, dict) and len(entry) == 1:  # {name: {setting: value}}
+            entry = next(iter(entry))
+        elif isinstance(entry, dict):
+            entry = entry.get("name")
+        if isinstance(entry, str):
+            names.append(entry)
     return names
 
 
@@ -216,6 +235,9 @@ def load_sources(sources: Sequence[str], workspace_root: Path, metrics: Sequence
             if chosen:
                 break
     chosen = chosen or list(DEFAULT_METRICS)
+    from harness.metrics.base import resolve_metrics
+
+    resolve_metrics(chosen, field_name="")  # the same check as eval and score, before anything is loaded
     candidates: list[CandidateScores] = []
     for source in sources:
         path = Path(source)

@@ -9,9 +9,7 @@ from typing import Any
 
 from harness.compare.loading import CandidateScores
 from harness.errors import HarnessError
-
-LOWER_IS_BETTER = {"latency", "cost"}
-NEUTRAL = {"length_ratio"}
+from harness.io import json_safe
 
 
 def metric_kinds(metrics: Sequence[str]) -> dict[str, str]:
@@ -22,10 +20,11 @@ def metric_kinds(metrics: Sequence[str]) -> dict[str, str]:
 
 
 def higher_is_better(metric_name: str) -> bool | None:
-    """True for quality metrics, False for latency/cost, None for length_ratio (closer to 1 is better)."""
-    if metric_name in LOWER_IS_BETTER:
-        return False
-    return None if metric_name in NEUTRAL else True
+    """The direction the metric declares when registered: True, False (latency, cost) or None (neither,
+    e.g. length_ratio, where closer to 1 is better)."""
+    from harness.metrics.base import metric_info
+
+    return metric_info(metric_name).higher_is_better
 
 
 def align(candidates: Sequence[CandidateScores], metrics: Sequence[str]):
@@ -141,26 +140,23 @@ class ComparisonReport:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (``harness compare --json``)."""
-        def clean(v: Any) -> Any:
-            return None if isinstance(v, float) and (math.isnan(v) or math.isinf(v)) else v
-
         comparisons = [{"dataset": r.dataset, "metric": r.metric, "candidate": r.candidate, "baseline": r.baseline,
-                        **{k: clean(v) if not isinstance(v, list) else [clean(x) for x in v] for k, v in r.result.as_dict().items()},
-                        "adjusted_p": clean(r.adjusted_p), "direction": r.direction, "verdict": verdict(r, self.alpha)}
+                        **r.result.as_dict(), "adjusted_p": r.adjusted_p, "direction": r.direction,
+                        "verdict": verdict(r, self.alpha)}
                        for r in self.ranking.comparisons]
         ranking = [{"dataset": e.dataset, "metric": e.metric, "rank": e.rank, "candidate": e.candidate,
-                    "mean": clean(e.interval.estimate), "ci": e.interval.as_list(), "n": e.interval.n,
+                    "mean": e.interval.estimate, "ci": e.interval.as_list(), "n": e.interval.n,
                     "tied_with_best": e.tied_with_best} for e in self.ranking.ranking]
-        forgetting = [{"candidate": c, "baseline": self.baseline, "metric": m, "passed": f.passed, "diff": clean(f.diff),
-                       "ci": [clean(f.ci_low), clean(f.ci_high)], "margin": f.margin, "p_value": clean(f.p_value),
+        forgetting = [{"candidate": c, "baseline": self.baseline, "metric": m, "passed": f.passed, "diff": f.diff,
+                       "ci": [f.ci_low, f.ci_high], "margin": f.margin, "p_value": f.p_value,
                        "n": f.n, "error": f.error, "status": f.status, "verdict": f.describe(c, self.baseline, m)} for c, m, f in self.forgetting]
-        overfitting = [{"candidate": c, "flagged": o.flagged, "best_step": clean(o.best_step),
-                        "best_val_loss": clean(o.best_val_loss), "last_val_loss": clean(o.last_val_loss),
+        overfitting = [{"candidate": c, "flagged": o.flagged, "best_step": o.best_step,
+                        "best_val_loss": o.best_val_loss, "last_val_loss": o.last_val_loss,
                         "error": o.error, "message": o.describe()} for c, o in self.overfitting]
-        return {"baseline": self.baseline, "metrics": list(self.metrics), "correction": self.correction,
-                "alpha": self.alpha, "comparisons": comparisons, "ranking": ranking, "forgetting": forgetting,
-                "overfitting": overfitting,
-                "dropped_unmatched": dict(self.dropped), "headline": self.headline()}
+        return json_safe({"baseline": self.baseline, "metrics": list(self.metrics), "correction": self.correction,
+                          "alpha": self.alpha, "comparisons": comparisons, "ranking": ranking,
+                          "forgetting": forgetting, "overfitting": overfitting,
+                          "dropped_unmatched": dict(self.dropped), "headline": self.headline()})
 
 
 def build_comparison(candidates: Sequence[CandidateScores], metrics: Sequence[str], baseline: str | None = None,

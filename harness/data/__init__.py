@@ -7,10 +7,11 @@ Nothing heavy is imported here (numpy/scipy/transformers load inside the functio
 - :func:`profile_file` -> :class:`DatasetProfile`; :func:`compare_profiles` -> :class:`Comparison`
 """
 
-from harness.data.compare import Comparison, compare_profiles
 from harness.data.report import DatasetProfile, profile_file
 from harness.data.schema import CODES, Issue
-from harness.data.split import SplitResult, SplitStats, split_examples, split_file
+from harness.data.shift import Comparison, compare_profiles
+from harness.data.split import SplitResult, SplitStats, split_examples
+from harness.data.split_io import split_file
 from harness.data.validate import ValidationReport, validate_file
 
 __all__ = [

@@ -7,9 +7,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from harness.data.compare import Comparison
 from harness.data.report import DatasetProfile, length_stats
 from harness.data.schema import CODES
+from harness.data.shift import Comparison
 from harness.data.split_io import SplitFileResult
 from harness.data.validate import ValidationReport
 

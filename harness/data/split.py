@@ -1,6 +1,6 @@
 """Deterministic train/val/test splits that never leak a duplicate across splits.
 
-How a split is made (the same for :func:`split_examples` and :func:`split_file`):
+How a split is made (the same for :func:`split_examples` and :func:`harness.data.split_io.split_file`):
 
 1. Every example gets two keys: its exact key (the conversation up to whitespace/case,
    :func:`~harness.data.schema.example_key`) and its near key (the user messages up to
@@ -21,7 +21,6 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from harness.data.schema import MISSING, example_key, get_field, stratum_label, user_key
@@ -138,7 +137,7 @@ def assign_splits(
     """Return ``(split index per example, number of groups, examples in shared groups)``.
 
     Split indices are 0 (train), 1 (val), 2 (test). Examples sharing an exact or near key are in
-    the same split. This works on keys only, so :func:`split_file` can split a file it never holds
+    the same split. This works on keys only, so :func:`harness.data.split_io.split_file` can split a file it never holds
     in memory.
     """
     ratios = parse_ratios(ratios)
@@ -267,23 +266,3 @@ def split_examples(
     stats = make_stats(exact, near, strata, assignment, seed=seed, ratios=parsed, stratify=stratify,
                        groups=groups, grouped=grouped)
     return SplitResult(train=parts[0], val=parts[1], test=parts[2], stats=stats)
-
-
-def split_file(
-    path: str | Path,
-    out_dir: str | Path,
-    *,
-    seed: int = 0,
-    ratios: Sequence[float] = DEFAULT_RATIOS,
-    stratify: str | None = None,
-    validate: bool = True,
-):  # -> harness.data.split_io.SplitFileResult
-    """Validate ``path``, split it and write ``out_dir/{train,val,test}.jsonl`` atomically.
-
-    Returns a :class:`~harness.data.split_io.SplitFileResult` (paths and :class:`SplitStats`).
-    Raises :class:`~harness.errors.DataError` (exit code 1) listing the validation errors when the
-    file is not valid; duplicates are not refused, they are grouped.
-    """
-    from harness.data.split_io import split_file as _split_file
-
-    return _split_file(path, out_dir, seed=seed, ratios=ratios, stratify=stratify, validate=validate)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import DependencyError
@@ -75,16 +74,6 @@ class HFCounter:
         return sum(self.count_text(m["content"]) for m in messages)
 
 
-def _resolve(name_or_path: str) -> str:
-    if Path(name_or_path).exists():
-        return name_or_path
-    try:  # model aliases such as "tiny" or "smollm2-135m-instruct" (owned by the trainers package)
-        from trainers.base_models import resolve_base_model
-    except ImportError:
-        return name_or_path
-    return resolve_base_model(name_or_path)
-
-
 def load_tokenizer(name_or_path: str) -> Any:
     """Return ``AutoTokenizer.from_pretrained`` of a local folder, model alias or hub id.
 
@@ -93,7 +82,11 @@ def load_tokenizer(name_or_path: str) -> Any:
     try:
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(_resolve(name_or_path))
+        from harness.models.loading import tokenizer_source
+        from harness.models.names import resolve_model
+
+        source, kwargs = tokenizer_source(resolve_model(name_or_path).model)
+        return AutoTokenizer.from_pretrained(source, **kwargs)
     except Exception as exc:  # any loading failure is a user-facing problem with the given name
         raise DependencyError(
             f"cannot load tokenizer {name_or_path!r}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",

@@ -3,11 +3,17 @@
 from harness.metrics.base import (
     Example,
     Metric,
+    MetricInfo,
     MetricOutput,
+    MetricSpec,
     available_metrics,
     get_metric,
     metric,
+    metric_info,
+    metric_spec,
+    resolve_metrics,
     score_examples,
 )
 
-__all__ = ["Example", "Metric", "MetricOutput", "available_metrics", "get_metric", "metric", "score_examples"]
+__all__ = ["Example", "Metric", "MetricInfo", "MetricOutput", "MetricSpec", "available_metrics", "get_metric",
+           "metric", "metric_info", "metric_spec", "resolve_metrics", "score_examples"]

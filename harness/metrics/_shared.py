@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.metrics.base import Example, MetricKind, MetricOutput
@@ -21,8 +21,6 @@ class PerExampleMetric:
     kind: MetricKind
     score_one: Callable[[Example], float | None]
     corpus: Callable[[Sequence[Example], tuple[float | None, ...]], Mapping[str, Any]] | None = None
-    higher_is_better: bool | None = True
-    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def compute(self, examples: Sequence[Example]) -> MetricOutput:
         """Score every example; returns per-example values aligned with ``examples`` plus corpus values."""
@@ -36,15 +34,3 @@ def mean_of(scores: Sequence[float | None]) -> float | None:
     values = [s for s in scores if s is not None]
     return sum(values) / len(values) if values else None
 
-
-# Score ranges of the built-in metrics; intervals of bounded scores are clipped to them.
-METRIC_BOUNDS: dict[str, tuple[float, float]] = {
-    name: (0.0, 1.0) for name in ("exact_match", "rouge1", "rouge2", "rougeL", "bleu", "chrf", "json_valid",
-                                  "json_schema", "accuracy")
-}
-METRIC_BOUNDS["embedding_similarity"] = (-1.0, 1.0)
-
-
-def metric_bounds(name: str) -> tuple[float, float] | None:
-    """The ``(low, high)`` range of a built-in metric's per-example score, or None when unbounded."""
-    return METRIC_BOUNDS.get(name)

@@ -84,7 +84,7 @@ def gold_label(example: Example) -> str:
     return normalize_text(str(raw))
 
 
-@metric("accuracy")
+@metric("accuracy", higher_is_better=True, bounds=(0.0, 1.0))
 def accuracy() -> Metric:
     """1.0 when the normalised prediction equals the gold label; corpus: per-class/macro P/R/F1, confusion."""
 

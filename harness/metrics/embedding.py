@@ -162,7 +162,7 @@ class _EmbeddingSimilarity:
         return MetricOutput(self.name, "continuous", tuple(scores), corpus)
 
 
-@metric("embedding_similarity")
+@metric("embedding_similarity", higher_is_better=True, bounds=(-1.0, 1.0))
 def embedding_similarity(model: str | None = None, cache_dir: str | None = None) -> Metric:
     """Cosine similarity of sentence embeddings (default all-MiniLM-L6-v2, offline); cached by text hash."""
     return _EmbeddingSimilarity(get_cache(model, cache_dir))

@@ -59,7 +59,7 @@ def extract_json(text: str | None) -> tuple[bool, Any]:
     return False, None
 
 
-@metric("json_valid")
+@metric("json_valid", higher_is_better=True, bounds=(0.0, 1.0))
 def json_valid() -> Metric:
     """1.0 when a JSON object/array can be extracted from the prediction, else 0.0."""
 
@@ -83,7 +83,7 @@ def _load_schema(schema: Mapping[str, Any] | str | None) -> Mapping[str, Any] | 
     return loaded
 
 
-@metric("json_schema")
+@metric("json_schema", higher_is_better=True, bounds=(0.0, 1.0))
 def json_schema(schema: Mapping[str, Any] | str | None = None) -> Metric:
     """1.0 when the extracted JSON validates against the schema, 0.0 otherwise, None without a schema.
 

@@ -41,7 +41,7 @@ def exact_match_score(prediction: str | None, reference: str | None) -> float:
     return 1.0 if normalize_text(prediction) == normalize_text(reference) else 0.0
 
 
-@metric("exact_match")
+@metric("exact_match", higher_is_better=True, bounds=(0.0, 1.0))
 def exact_match() -> Metric:
     """Normalised exact match (binary); see the module docstring for the rule."""
     return PerExampleMetric("exact_match", "binary", lambda ex: exact_match_score(ex.prediction, ex.reference))
@@ -71,25 +71,25 @@ class _Rouge:
         return MetricOutput(self.name, "continuous", per, corpus)
 
 
-@metric("rouge1")
+@metric("rouge1", higher_is_better=True, bounds=(0.0, 1.0))
 def rouge1(processes: int | None = None) -> Metric:
     """ROUGE-1 F-measure with Porter stemming (identical to rouge_score)."""
     return _Rouge("rouge1", processes)
 
 
-@metric("rouge2")
+@metric("rouge2", higher_is_better=True, bounds=(0.0, 1.0))
 def rouge2(processes: int | None = None) -> Metric:
     """ROUGE-2 F-measure with Porter stemming (identical to rouge_score)."""
     return _Rouge("rouge2", processes)
 
 
-@metric("rougeL")
+@metric("rougeL", higher_is_better=True, bounds=(0.0, 1.0))
 def rouge_l(processes: int | None = None) -> Metric:
     """ROUGE-L (LCS) F-measure with Porter stemming (identical to rouge_score)."""
     return _Rouge("rougeL", processes)
 
 
-@metric("bleu")
+@metric("bleu", higher_is_better=True, bounds=(0.0, 1.0))
 def bleu(tokenize: str = "13a") -> Metric:
     """Sentence BLEU per example (sacrebleu defaults: exp smoothing), corpus BLEU in ``corpus``; 0-1."""
 
@@ -114,7 +114,7 @@ def bleu(tokenize: str = "13a") -> Metric:
     return PerExampleMetric("bleu", "continuous", score, corpus=corpus)
 
 
-@metric("chrf")
+@metric("chrf", higher_is_better=True, bounds=(0.0, 1.0))
 def chrf() -> Metric:
     """Sentence chrF per example (sacrebleu defaults), corpus chrF in ``corpus``; 0-1 scale."""
 

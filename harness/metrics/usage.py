@@ -27,7 +27,7 @@ def _summary(_examples: Sequence[Example], scores: tuple[float | None, ...]) -> 
     return {"n": len(values), "total": sum(values), "median": median, "p95": p95, "max": values[-1]}
 
 
-@metric("length_ratio")
+@metric("length_ratio", higher_is_better=None, bounds=None)
 def length_ratio() -> Metric:
     """Prediction words / reference words (whitespace split); None when the reference is empty."""
 
@@ -35,16 +35,16 @@ def length_ratio() -> Metric:
         ref_words = len((example.reference or "").split())
         return len((example.prediction or "").split()) / ref_words if ref_words else None
 
-    return PerExampleMetric("length_ratio", "continuous", score, corpus=_summary, higher_is_better=None)
+    return PerExampleMetric("length_ratio", "continuous", score, corpus=_summary)
 
 
-@metric("latency")
+@metric("latency", higher_is_better=False, bounds=None)
 def latency() -> Metric:
     """Generation latency in seconds from the example's ``latency_s``; None when not recorded."""
-    return PerExampleMetric("latency", "continuous", lambda ex: ex.latency_s, corpus=_summary, higher_is_better=False)
+    return PerExampleMetric("latency", "continuous", lambda ex: ex.latency_s, corpus=_summary)
 
 
-@metric("cost")
+@metric("cost", higher_is_better=False, bounds=None)
 def cost() -> Metric:
     """Cost of the generation (the example's ``cost``, e.g. USD); None when not recorded."""
-    return PerExampleMetric("cost", "continuous", lambda ex: ex.cost, corpus=_summary, higher_is_better=False)
+    return PerExampleMetric("cost", "continuous", lambda ex: ex.cost, corpus=_summary)

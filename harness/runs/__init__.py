@@ -1,1 +1,1 @@
-"""Eval runs: suites, prompt building, the runner, the run folder, and the demo stage."""
+"""Eval runs: suites, prompt building, the runner, the run folder, and the summary table (``render``)."""

@@ -3,48 +3,28 @@
 ``<workspace>/runs/<run_id>/``: ``suite.json`` (resolved suite), ``manifest.json`` (versions, git
 commit, seeds, dataset hashes, times, status), ``predictions/<candidate>/<dataset>.jsonl`` (the
 ``harness score`` input format), ``scores/<candidate>/<dataset>.jsonl`` (``{"id", metric: value}``)
-and ``summary.json`` (``{"candidates": {cand: {dataset: {metric: {"mean", "ci", "n"}}}}}``).
+and ``summary.json`` (``{"candidates": {cand: {dataset: {metric: {"mean", "ci", "n", "method"}}}}}``,
+intervals by :func:`harness.stats.summary.metric_summary`, the rule ``harness score`` uses).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
-import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.io import write_json, write_jsonl
+from harness.io import json_safe, write_json, write_jsonl
+from harness.provenance import git_commit, package_versions
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from harness.metrics.base import Metric
     from harness.runs.resolve import ResolvedCandidate
     from harness.runs.runner import RunResult
     from harness.runs.suite import Suite
     from harness.workspace import Workspace
-
-_PACKAGES = ("harness", "torch", "transformers", "peft", "accelerate", "vllm", "httpx", "sqlalchemy", "numpy")
-
-
-def _versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for name in _PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
-
-
-def _git_commit() -> str | None:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -65,7 +45,7 @@ def start_manifest(run_dir: Path, run_id: str, suite: Suite, dataset_info: dict[
         "run_id": run_id, "suite": suite.name, "status": "running",
         "started": previous.get("started") or _now(), "finished": None,
         "resumed_at": [*previous.get("resumed_at", []), _now()] if resumed else [],
-        "packages": _versions(), "git_commit": _git_commit(),
+        "packages": package_versions(), "git_commit": git_commit(),
         "seeds": {"generation": suite.generation.seed,
                   "few_shot": {c.name: (c.prompt.seed if c.prompt.seed is not None else suite.generation.seed)
                                for c in suite.candidates if c.prompt.few_shot}},
@@ -88,27 +68,22 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
     write_json(run_dir / "summary.json", summary)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    return value
-
-
 def score_and_write(workspace: Workspace, run_id: str, run_dir: Path, candidate: str, dataset: str,
-                    rows: list[tuple[Any, Any, float | None]], metrics: list[str]) -> dict[str, Any]:
+                    rows: list[tuple[Any, Any, float | None]], metrics: Mapping[str, Metric]) -> dict[str, Any]:
     """Score one candidate x dataset, write its predictions/scores files and DB rows.
 
-    ``rows`` are ``(EvalItem, cached generation, cost)``; returns ``{metric: {"mean","ci","n"}}``.
+    ``rows`` are ``(EvalItem, cached generation, cost)``; ``metrics`` the suite's metrics built once,
+    by name. Returns ``{metric: {"mean", "ci", "n", "method", ...}}``.
     """
-    from harness.metrics.base import Example, score_examples
-    from harness.runs.summary import summarize
+    from harness.metrics.base import Example, metric_info
+    from harness.stats.summary import metric_summary
     from harness.store.runs import replace_run_examples
 
     examples = [Example(id=item.id, prediction=gen.text, reference=item.reference, schema=item.schema,
                         label=item.label, metadata=item.metadata, latency_s=gen.latency_s,
                         prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens, cost=cost)
                 for item, gen, cost in rows]
-    outputs = score_examples(examples, metrics) if metrics else {}
+    outputs = {name: built.compute(examples) for name, built in metrics.items()}
     per_metric = {name: out.per_example for name, out in outputs.items()}
     predictions, scores, db_rows = [], [], []
     for i, (item, gen, cost) in enumerate(rows):
@@ -121,19 +96,18 @@ def score_and_write(workspace: Workspace, run_id: str, run_dir: Path, candidate:
                      "completion_tokens": gen.completion_tokens, "cost": cost,
                      "finish_reason": gen.finish_reason, "model": gen.model})
         predictions.append(line)
-        values = {name: _jsonable(vals[i]) for name, vals in per_metric.items()}
+        values = {name: json_safe(vals[i]) for name, vals in per_metric.items()}
         scores.append({"id": item.id, **values})
         db_rows.append({"example_id": item.id, "generation_id": gen.id, "prediction": gen.text,
                         "reference": item.reference, "cost": cost, "scores": values,
                         "metadata_json": json.loads(json.dumps(item.metadata, default=str))})
     write_jsonl(run_dir / "predictions" / candidate / f"{dataset}.jsonl", predictions)
     write_jsonl(run_dir / "scores" / candidate / f"{dataset}.jsonl", scores)
-    replace_run_examples(workspace, run_id, candidate, dataset, db_rows)
+    replace_run_examples(workspace.engine, run_id, candidate, dataset, db_rows)
     summary: dict[str, Any] = {}
     for name, out in outputs.items():
-        entry = summarize(out.per_example, kind=out.kind).as_dict()
-        corpus = json.loads(json.dumps(dict(out.corpus), default=str)) if out.corpus else None
-        if corpus:
-            entry["corpus"] = corpus
+        entry = metric_summary(out.per_example, out.kind, out.corpus, bounds=metric_info(name).bounds)
+        if "corpus" in entry:  # stored in the database too: anything not JSON becomes its string
+            entry["corpus"] = json.loads(json.dumps(entry["corpus"], default=str))
         summary[name] = entry
     return summary

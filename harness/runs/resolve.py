@@ -1,19 +1,18 @@
 """Turn a suite candidate into a concrete backend spec: local paths, aliases, registry names.
 
-``model`` may be a local path (relative to the suite file or cwd), a registry name from
-``harness models`` (``trainers.registry.find_model``), an alias (``trainers.base_models``:
-``smollm2-135m-instruct``, ``tiny``) or a hub id. ``adapter`` may be a folder or a registry name.
-Those trainer modules are imported lazily: the runner works without them.
+``model`` and ``adapter`` mean what :func:`harness.models.names.resolve_model` says (a local path
+relative to the suite file or cwd, a model registered in the workspace, an alias such as
+``smollm2-135m-instruct`` or ``tiny``, or a hub id); a backend whose capabilities say a server
+resolves its own model names (``local_models=False``) gets ``model`` as written.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import BackendSpec, GenerationSettings
+from harness.backends.base import BackendSpec, GenerationSettings, backend_capabilities
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,68 +38,25 @@ class ResolvedCandidate:
                 "few_shot_source": self.few_shot_source, "few_shot_examples": len(self.shots) // 2 or 0}
 
 
-def _optional(module: str, attr: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        return None
-
-
-def _registry_record(workspace: Workspace | None, name: str) -> Any:
-    find_model = _optional("trainers.registry", "find_model")
-    if find_model is None or workspace is None:
-        return None
-    return find_model(workspace, name)
-
-
-def resolve_model_name(value: str, suite: Suite) -> str:
-    """A base model reference as a loadable string: existing path, alias folder, or the id as-is."""
-    local = suite.resolve_path(value, "model", must_exist=False)
-    if local.exists():
-        return str(local)
-    resolve_base_model = _optional("trainers.base_models", "resolve_base_model")
-    if resolve_base_model is not None:
-        return str(resolve_base_model(value))
-    if value.strip().lower() == "tiny":  # the one alias we can honour without the trainers package
-        from trainers.tiny import cached_tiny_model
-
-        return str(cached_tiny_model())
-    return value
-
-
 def resolve_candidate(suite: Suite, cand: CandidateSpec, workspace: Workspace | None,
                       index: int) -> ResolvedCandidate:
     """Resolve one candidate (paths, registry, aliases, few-shot turns)."""
+    from harness.models.names import resolve_adapter, resolve_model
     from harness.runs.prompts import draw_few_shot
 
     field_prefix = f"candidates[{index}]"
     adapter = None
-    if cand.backend == "openai":
+    if not backend_capabilities(cand.backend).local_models:
         model = cand.model
     else:
-        local = suite.resolve_path(cand.model, f"{field_prefix}.model", must_exist=False)
-        record = None if local.exists() else _registry_record(workspace, cand.model)
-        if record is not None:
-            if getattr(record, "adapter", False):
-                base_path = getattr(record, "base_model_path", "") or ""
-                model = base_path if base_path and Path(base_path).exists() else resolve_model_name(
-                    str(record.base_model), suite)
-                adapter = str(record.path)
-            else:
-                model = str(record.path)
-        else:
-            model = resolve_model_name(cand.model, suite)
+        ref = resolve_model(cand.model, workspace=workspace, base_dir=suite.base_dir)
+        model, adapter = ref.model, ref.adapter
     if cand.adapter:
-        local = suite.resolve_path(cand.adapter, f"{field_prefix}.adapter", must_exist=False)
-        if local.exists():
-            adapter = str(local)
-        else:
-            record = _registry_record(workspace, cand.adapter)
-            if record is None:
-                raise ConfigError(f"{suite.source or suite.name}: {field_prefix}.adapter: {cand.adapter!r} is neither "
-                                  "a folder nor a registered model", hint="pass an adapter folder or a name from "
-                                  "`harness models list`")
-            adapter = str(record.path)
+        adapter = resolve_adapter(cand.adapter, workspace=workspace, base_dir=suite.base_dir)
+        if adapter is None:
+            raise ConfigError(f"{suite.source or suite.name}: {field_prefix}.adapter: {cand.adapter!r} is neither "
+                              "a folder nor a registered model", hint="pass an adapter folder or a name from "
+                              "`harness models list`")
     shots: list[dict[str, str]] = []
     source = None
     if cand.prompt.few_shot:

@@ -34,7 +34,7 @@ class RunResult:
     summary: dict[str, Any]
     generated: dict[str, int] = field(default_factory=dict)  # candidate -> new generations
     cached: dict[str, int] = field(default_factory=dict)  # candidate -> cache hits
-    skipped_metrics: list[str] = field(default_factory=list)
+    skipped_metrics: list[str] = field(default_factory=list)  # always empty: an unknown metric is a ConfigError
     resumed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -49,15 +49,10 @@ def new_run_id(suite_name: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{suite_name}-{secrets.token_hex(2)}"
 
 
-def _split_metrics(names: list[str], warn: Any) -> tuple[list[str], list[str]]:
-    from harness.metrics.base import available_metrics
-
-    known = set(available_metrics())
-    usable = [n for n in names if n in known]
-    skipped = [n for n in names if n not in known]
-    for name in skipped:
-        warn(f"metric {name!r} is not registered; skipped (available: {', '.join(sorted(known))})")
-    return usable, skipped
+def _build_metrics(suite: Suite) -> dict[str, Any]:
+    """Each suite metric built once with its settings, by name; an unknown metric or setting is a
+    :class:`ConfigError` naming the suite file and ``metrics[i]`` (raised before any generation)."""
+    return {spec.name: spec.build() for spec in suite.metric_specs()}
 
 
 def run_suite(suite: Suite, workspace: Workspace, *, candidates: list[str] | None = None, limit: int | None = None,
@@ -72,6 +67,7 @@ def run_suite(suite: Suite, workspace: Workspace, *, candidates: list[str] | Non
     say = console.print if console is not None else (lambda *_a, **_k: None)
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be at least 1 (got {limit})")
+    metrics = _build_metrics(suite)  # before any dataset is read or backend created
     selected = suite.select(candidates)
     paths = suite.dataset_paths()
     datasets = {name: load_dataset(path, limit=limit) for name, path in paths.items()}
@@ -79,7 +75,6 @@ def run_suite(suite: Suite, workspace: Workspace, *, candidates: list[str] | Non
                     for name, path in paths.items()}
     index_of = {c.name: i for i, c in enumerate(suite.candidates)}
     resolved = [resolve_candidate(suite, cand, workspace, index_of[cand.name]) for cand in selected]
-    metrics, skipped = _split_metrics(list(suite.metrics), lambda msg: say(f"[yellow]warning:[/] {msg}"))
 
     suite_json = suite.to_json()
     suite_json["resolved"] = {
@@ -91,7 +86,7 @@ def run_suite(suite: Suite, workspace: Workspace, *, candidates: list[str] | Non
 
     run_id, resumed = None, False
     if resume:
-        previous = store.find_resumable_run(workspace, suite.name)
+        previous = store.find_resumable_run(workspace.engine, suite.name)
         if previous is not None and previous.suite_hash != suite_hash:
             raise ConfigError(f"run {previous.id} of suite {suite.name} was started with different settings "
                               "(suite file, datasets, --limit or --candidates changed)",
@@ -107,30 +102,30 @@ def run_suite(suite: Suite, workspace: Workspace, *, candidates: list[str] | Non
     manifest = folder.start_manifest(run_dir, run_id, suite, dataset_info, resolved, resumed=resumed)
     folder.write_suite(run_dir, suite_json)
     if not resumed:
-        store.create_run(workspace, run_id, suite.name, suite_hash, str(run_dir), suite_json)
+        store.create_run(workspace.engine, run_id, suite.name, suite_hash, str(run_dir), suite_json)
     else:
-        store.set_run_status(workspace, run_id, "running")
+        store.set_run_status(workspace.engine, run_id, "running")
 
-    result = RunResult(run_id=run_id, run_dir=run_dir, summary={}, skipped_metrics=skipped, resumed=resumed)
+    result = RunResult(run_id=run_id, run_dir=run_dir, summary={}, resumed=resumed)
     summary: dict[str, Any] = {"candidates": {}}
     try:
         for cand in resolved:
             summary["candidates"][cand.name] = _run_candidate(
                 suite, workspace, cand, datasets, metrics, run_id, run_dir, result, console, show_progress)
     except BaseException:
-        store.set_run_status(workspace, run_id, "failed")
+        store.set_run_status(workspace.engine, run_id, "failed")
         folder.finish_manifest(run_dir, manifest, "failed", result)
         raise
-    summary.update({"run_id": run_id, "suite": suite.name, "metrics": metrics, "skipped_metrics": skipped})
+    summary.update({"run_id": run_id, "suite": suite.name, "metrics": list(metrics), "skipped_metrics": []})
     result.summary = summary
     folder.write_summary(run_dir, summary)
     folder.finish_manifest(run_dir, manifest, "completed", result)
-    store.set_run_status(workspace, run_id, "completed", summary=summary)
+    store.set_run_status(workspace.engine, run_id, "completed", summary=summary)
     return result
 
 
 def _run_candidate(suite: Suite, workspace: Workspace, cand: ResolvedCandidate, datasets: dict[str, list],
-                   metrics: list[str], run_id: str, run_dir: Path, result: RunResult, console: Any,
+                   metrics: dict[str, Any], run_id: str, run_dir: Path, result: RunResult, console: Any,
                    show_progress: bool) -> dict[str, Any]:
     from harness.backends.base import GenerationRequest, fingerprint_for
     from harness.runs import folder
@@ -150,14 +145,14 @@ def _run_candidate(suite: Suite, workspace: Workspace, cand: ResolvedCandidate, 
 
     fingerprint = fingerprint_for(cand.backend, cand.spec)
     settings_hash = suite.generation.settings_hash(cand.backend)
-    cache = store.lookup_generations(workspace, fingerprint, settings_hash, unique)
+    cache = store.lookup_generations(workspace.engine, fingerprint, settings_hash, unique)
     misses = [key for key in unique if key not in cache]
     result.cached[cand.name] = len(unique) - len(misses)
     result.generated[cand.name] = 0
     if misses:
         _generate_misses(workspace, cand, fingerprint, settings_hash, misses, unique, result, console, show_progress,
                          GenerationRequest)
-        cache = store.lookup_generations(workspace, fingerprint, settings_hash, unique)
+        cache = store.lookup_generations(workspace.engine, fingerprint, settings_hash, unique)
 
     price = suite.price_for(next(c for c in suite.candidates if c.name == cand.name))
     out: dict[str, Any] = {}
@@ -179,7 +174,7 @@ def _generate_misses(workspace: Workspace, cand: ResolvedCandidate, fingerprint:
     from harness.store import runs as store
 
     backend = create_backend(cand.backend, cand.spec)
-    chunk = max(1, int(getattr(backend, "batch_size", 0) or getattr(backend, "chunk_size", 0) or 16))
+    chunk = max(1, int(backend.request_chunk))
     # Similar lengths share a batch (less padding); each chunk is one batch and one transaction.
     ordered = sorted(misses, key=lambda k: (len(json.dumps(unique[k])), k))
     try:
@@ -188,7 +183,8 @@ def _generate_misses(workspace: Workspace, cand: ResolvedCandidate, fingerprint:
                 keys = ordered[start:start + chunk]
                 requests = [request_type(id=k[:12], messages=tuple(unique[k])) for k in keys]
                 generations = backend.generate(requests)
-                store.store_generations(workspace, fingerprint, settings_hash, list(zip(keys, generations, strict=True)))
+                store.store_generations(workspace.engine, fingerprint, settings_hash,
+                                        list(zip(keys, generations, strict=True)))
                 result.generated[cand.name] += len(keys)
                 advance(len(keys))
     finally:

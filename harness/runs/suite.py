@@ -1,7 +1,8 @@
 """Eval suites: typed objects loaded from YAML (or built in Python) and validated on load.
 
 A suite names the datasets, the candidates (models, adapters, prompted baselines, API models),
-the generation settings, the metrics and an optional price table. :func:`load_suite` turns a
+the generation settings, the metrics (names, or ``{name: {setting: value}}`` with settings checked
+against the metric's factory) and an optional price table. :func:`load_suite` turns a
 YAML file into a :class:`Suite` and reports every problem as ``FILE: candidates[2].model: required``.
 Relative paths are resolved against the suite file's folder, falling back to the working directory.
 """
@@ -13,14 +14,39 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 
-BackendName = Literal["transformers", "vllm", "openai"]
+if TYPE_CHECKING:
+    from harness.metrics.base import MetricSpec
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _metric_entry(entry: Any) -> str | dict[str, dict[str, Any]]:
+    """One ``metrics`` entry checked against the metric registry (name and settings); its suite-file form."""
+    from harness.metrics.base import metric_spec
+
+    try:
+        spec = metric_spec(entry)
+    except HarnessError as exc:
+        raise ValueError(f"{exc.message}; {exc.hint}" if exc.hint else exc.message) from None
+    return spec.as_entry()
+
+
+# ``rougeL`` or ``{embedding_similarity: {model: ...}}``: a metric name, or one name with its settings.
+MetricEntry = Annotated[str | dict[str, dict[str, Any]], PlainValidator(_metric_entry)]
 
 
 class _Strict(BaseModel):
@@ -99,10 +125,13 @@ class CandidateSpec(_Strict):
 
     @model_validator(mode="after")
     def _backend_fields(self) -> CandidateSpec:
-        if self.backend == "openai" and not self.base_url:
-            raise ValueError("backend 'openai' needs base_url, e.g. base_url: http://127.0.0.1:8000/v1")
-        if self.backend == "openai" and self.adapter:
-            raise ValueError("backend 'openai' cannot load an adapter; serve it and name it in model")
+        from harness.backends.base import backend_capabilities
+
+        capabilities = backend_capabilities(self.backend)
+        if capabilities.needs_base_url and not self.base_url:
+            raise ValueError(f"backend {self.backend!r} needs base_url, e.g. base_url: http://127.0.0.1:8000/v1")
+        if not capabilities.adapters and self.adapter:
+            raise ValueError(f"backend {self.backend!r} cannot load an adapter; serve it and name it in model")
         return self
 
 
@@ -113,7 +142,7 @@ class Suite(_Strict):
     datasets: dict[str, str]
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     candidates: list[CandidateSpec] = Field(min_length=1)
-    metrics: list[str] = Field(default_factory=lambda: ["exact_match"])
+    metrics: list[MetricEntry] = Field(default_factory=lambda: ["exact_match"])
     pricing: dict[str, Price] = Field(default_factory=dict)
     base_dir: str | None = Field(default=None, exclude=True)
     source: str | None = Field(default=None, exclude=True)
@@ -141,6 +170,16 @@ class Suite(_Strict):
         for key in value:
             if not _NAME_RE.match(key):
                 raise ValueError(f"dataset name {key!r}: use letters, digits, '.', '_' or '-'")
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _unique_metrics(cls, value: list[str | dict[str, dict[str, Any]]]) -> list[str | dict[str, dict[str, Any]]]:
+        names = [entry if isinstance(entry, str) else next(iter(entry)) for entry in value]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ValueError(f"metric {name!r} is listed twice (metrics[{names.index(name)}] and metrics[{i}]); "
+                                 "list each metric once")
         return value
 
     @model_validator(mode="after")
@@ -184,6 +223,13 @@ class Suite(_Strict):
             raise ConfigError(f"unknown candidate(s) {', '.join(missing)} in suite {self.name}",
                               hint=f"choose from: {', '.join(known)}")
         return [known[n] for n in names]
+
+    def metric_specs(self) -> list[MetricSpec]:
+        """The suite's metrics with their settings, checked again against the registry (errors name
+        the suite file and ``metrics[i]``)."""
+        from harness.metrics.base import resolve_metrics
+
+        return resolve_metrics(self.metrics, source=self.source or f"suite {self.name}")
 
     def price_for(self, candidate: CandidateSpec) -> Price | None:
         """The price entry for a candidate (by candidate name first, then by model)."""

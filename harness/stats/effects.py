@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from harness.io import json_safe
+
 #: Fewer units than this in an arm and no test is run (error ``too_few_units``).
 MIN_UNITS = 2
 
@@ -36,8 +38,10 @@ class ArmEstimate:
 
 
 @dataclass(frozen=True)
-class Interval:
-    """An estimate with its two-sided confidence interval and p-value (NaN when not computable)."""
+class EffectInterval:
+    """A treatment-vs-control effect: estimate, two-sided confidence interval, p-value and SE (NaN when
+    not computable). Unlike :class:`harness.stats.intervals.Interval` (a metric mean's interval over
+    ``n`` units), it carries the test's p-value and belongs to no single group of units."""
 
     estimate: float
     ci: tuple[float, float]
@@ -46,26 +50,21 @@ class Interval:
 
     def to_dict(self) -> dict:
         """Return ``{"estimate", "ci", "p_value", "se"}`` with NaN written as ``None``."""
-        return {"estimate": _clean(self.estimate), "ci": [_clean(self.ci[0]), _clean(self.ci[1])],
-                "p_value": _clean(self.p_value), "se": _clean(self.se)}
+        return json_safe({"estimate": self.estimate, "ci": self.ci, "p_value": self.p_value, "se": self.se})
 
 
-NAN_INTERVAL = Interval(math.nan, (math.nan, math.nan), math.nan)
+NAN_INTERVAL = EffectInterval(math.nan, (math.nan, math.nan), math.nan)
 
 
 @dataclass(frozen=True)
 class EffectResult:
     """Treatment minus control: ``absolute`` (difference) and ``relative`` (treatment/control - 1)."""
 
-    absolute: Interval = NAN_INTERVAL
-    relative: Interval = NAN_INTERVAL
+    absolute: EffectInterval = NAN_INTERVAL
+    relative: EffectInterval = NAN_INTERVAL
     error: str | None = None
     method: str = "fixed"
     details: dict = field(default_factory=dict)
-
-
-def _clean(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 # --------------------------------------------------------------------------- per-arm estimates
@@ -136,13 +135,13 @@ def relative_variance(control: ArmEstimate, treatment: ArmEstimate) -> float:
     return treatment.var_mean / mc**2 + mt**2 * control.var_mean / mc**4
 
 
-def _interval(estimate: float, se: float, alpha: float, dof: float | None) -> Interval:
+def _interval(estimate: float, se: float, alpha: float, dof: float | None) -> EffectInterval:
     # scipy.special's ufuncs give the same numbers as scipy.stats.norm / t at ~1/100 of the call cost,
     # which keeps 10,000-experiment validation simulations at a second or two.
     from scipy import special
 
     if not se > 0:
-        return Interval(estimate, (math.nan, math.nan), math.nan, se)
+        return EffectInterval(estimate, (math.nan, math.nan), math.nan, se)
     z = estimate / se
     if dof is None:
         crit = -float(special.ndtri(alpha / 2))
@@ -150,7 +149,7 @@ def _interval(estimate: float, se: float, alpha: float, dof: float | None) -> In
     else:
         crit = -float(special.stdtrit(dof, alpha / 2))
         p = 2 * float(special.stdtr(dof, -abs(z)))
-    return Interval(estimate, (estimate - crit * se, estimate + crit * se), p, se)
+    return EffectInterval(estimate, (estimate - crit * se, estimate + crit * se), p, se)
 
 
 def compare_arms(control: ArmEstimate, treatment: ArmEstimate, *, alpha: float = 0.05) -> EffectResult:

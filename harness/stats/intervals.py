@@ -29,8 +29,10 @@ class Interval:
     error: str | None = None
 
     def as_list(self) -> list[float | None]:
-        """``[low, high]`` with NaN as ``None`` (JSON-ready)."""
-        return [None if math.isnan(v) else v for v in (self.low, self.high)]
+        """``[low, high]`` with NaN (and infinities) as ``None`` (JSON-ready)."""
+        from harness.io import json_safe
+
+        return json_safe([self.low, self.high])
 
 
 def _z(confidence: float) -> float:

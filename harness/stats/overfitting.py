@@ -4,14 +4,18 @@ Rule: take the evaluation points (steps with a validation loss). Flag when the l
 is more than ``tolerance`` (relative) above the best one, it has risen on at least ``patience``
 consecutive evaluations since the best, and the training loss fell between the best step and the
 end. The report quotes the best step (where to stop / which checkpoint to keep).
+
+This is the one overfitting rule: the trainer's loop (``trainers/loop.py``) applies it to the log so
+far at every evaluation, ``harness compare`` to the whole log.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 TRAIN_KEYS = ("train_loss", "loss")
 VAL_KEYS = ("val_loss", "eval_loss", "validation_loss")
@@ -68,18 +72,17 @@ def overfitting_signal(train: Sequence[tuple[float, float]], val: Sequence[tuple
     return OverfittingResult(flagged, best_step, best_loss, last_loss, rise, train_change, len(val))
 
 
-def read_training_log(path: str | os.PathLike[str]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
-    """Read a trainer ``metrics.jsonl``: ``(train_points, val_points)`` as ``(step, loss)`` lists.
+def training_points(rows: Iterable[tuple[int, Mapping[str, Any]]]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """``(train_points, val_points)`` as ``(step, loss)`` lists from numbered ``metrics.jsonl`` rows.
 
-    A line contributes a training point for ``train_loss``/``loss`` and a validation point for
-    ``val_loss``/``eval_loss``/``validation_loss``; the step is ``step`` (or ``global_step``, else
-    the line number).
+    A row contributes a training point for ``train_loss``/``loss`` and a validation point for
+    ``val_loss``/``eval_loss``/``validation_loss`` (finite numbers only); the step is ``step`` (or
+    ``global_step``, else the row's number). The trainer's loop and :func:`read_training_log` both use
+    it, so the flag raised during training and the one ``harness compare`` reads from the log agree.
     """
-    from harness.io import read_jsonl
-
     train: list[tuple[float, float]] = []
     val: list[tuple[float, float]] = []
-    for number, row in read_jsonl(path):
+    for number, row in rows:
         step = row.get("step", row.get("global_step", number))
         for keys, points in ((TRAIN_KEYS, train), (VAL_KEYS, val)):
             for key in keys:
@@ -88,3 +91,11 @@ def read_training_log(path: str | os.PathLike[str]) -> tuple[list[tuple[float, f
                     points.append((float(step), float(value)))
                     break
     return train, val
+
+
+def read_training_log(path: str | os.PathLike[str]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Read a trainer ``metrics.jsonl``: ``(train_points, val_points)`` as ``(step, loss)`` lists
+    (see :func:`training_points`)."""
+    from harness.io import read_jsonl
+
+    return training_points(read_jsonl(path))

@@ -52,14 +52,13 @@ class PairedResult:
         return (self.ci_low, self.ci_high)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN -> None)."""
-        def clean(v: float) -> float | None:
-            return None if isinstance(v, float) and math.isnan(v) else v
+        """JSON-ready dict (NaN and infinities -> None)."""
+        from harness.io import json_safe
 
-        return {"n": self.n, "mean_a": clean(self.mean_a), "mean_b": clean(self.mean_b), "diff": clean(self.diff),
-                "ci": [clean(self.ci_low), clean(self.ci_high)], "p_value": clean(self.p_value), "test": self.test,
-                "effect_size": clean(self.effect_size), "effect_size_name": self.effect_size_name,
-                **{k: clean(v) for k, v in self.extra}, "error": self.error}
+        return json_safe({"n": self.n, "mean_a": self.mean_a, "mean_b": self.mean_b, "diff": self.diff,
+                          "ci": [self.ci_low, self.ci_high], "p_value": self.p_value, "test": self.test,
+                          "effect_size": self.effect_size, "effect_size_name": self.effect_size_name,
+                          **dict(self.extra), "error": self.error})
 
 
 def _failed(n: int, test: str, error: str, mean_a: float = NAN, mean_b: float = NAN) -> PairedResult:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.stats.effects import ArmEstimate, EffectResult, Interval, guard, relative_variance
+from harness.stats.effects import ArmEstimate, EffectInterval, EffectResult, guard, relative_variance
 
 DEFAULT_TUNING_UNITS = 5000
 
@@ -39,21 +39,34 @@ class SequentialConfig:
             raise ValueError(f"tuning_units must be > 0, got {self.tuning_units}; use the planned units")
 
 
+def mixture_constant(alpha: float) -> float:
+    """Return ``c = -2 log alpha + log(-2 log alpha + 1)``: ``tau2 / V = n c / N*`` at ``n`` of ``N*`` units."""
+    return -2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)
+
+
 def mixture_variance(var_estimate: float, n_units: float, alpha: float, tuning_units: float) -> float:
     """Return ``tau2`` for an estimate of variance ``var_estimate`` measured on ``n_units`` units."""
-    c = -2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)
-    return var_estimate * n_units * c / tuning_units
+    return var_estimate * n_units * mixture_constant(alpha) / tuning_units
 
 
-def sequential_interval(estimate: float, var_estimate: float, tau2: float, alpha: float) -> Interval:
+def half_width(var_estimate: float, tau2: float, alpha: float) -> float:
+    """Return the confidence sequence's half-width ``sqrt(V (V + tau2) / tau2 (log((V + tau2) / V) - 2 log alpha))``.
+
+    With ``V = 1`` and ``tau2 = r`` it is the half-width in standard errors at ``tau2 / V = r``.
+    """
+    v = var_estimate
+    return math.sqrt(v * (v + tau2) / tau2 * (math.log((v + tau2) / v) - 2 * math.log(alpha)))
+
+
+def sequential_interval(estimate: float, var_estimate: float, tau2: float, alpha: float) -> EffectInterval:
     """Return the always-valid interval and mixture-SPRT p-value for one estimate (formula above)."""
     v = var_estimate
     if not (v > 0 and tau2 > 0 and math.isfinite(estimate)):
-        return Interval(estimate, (math.nan, math.nan), math.nan, math.sqrt(max(v, 0.0)))
-    half = math.sqrt(v * (v + tau2) / tau2 * (math.log((v + tau2) / v) - 2 * math.log(alpha)))
+        return EffectInterval(estimate, (math.nan, math.nan), math.nan, math.sqrt(max(v, 0.0)))
+    half = half_width(v, tau2, alpha)
     log_lambda = 0.5 * math.log(v / (v + tau2)) + tau2 * estimate**2 / (2 * v * (v + tau2))
     p = 1.0 if log_lambda <= 0 else math.exp(-log_lambda)
-    return Interval(estimate, (estimate - half, estimate + half), min(1.0, p), math.sqrt(v))
+    return EffectInterval(estimate, (estimate - half, estimate + half), min(1.0, p), math.sqrt(v))
 
 
 def compare_arms_sequential(control: ArmEstimate, treatment: ArmEstimate, *, alpha: float = 0.05,

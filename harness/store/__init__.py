@@ -1,8 +1,10 @@
 """Database tables and queries shared by every part of the harness (one store for all).
 
 Each domain keeps its tables in its own module here (``runs``, ``models``, ``ab`` ...), all on the
-one :class:`harness.store.base.Base`. :func:`create_engine_for` imports every module of this package
-so that ``create_all`` sees every table, whichever command opened the workspace first.
+one :class:`harness.store.base.Base`, and its query functions take a SQLAlchemy ``Engine`` as their
+first argument (``workspace.engine``). The schema is versioned: :func:`create_engine_for` brings the
+database to the newest revision of :mod:`harness.store.migrations` (creating a new one, upgrading an
+older one in place) and refuses one written by a newer harness.
 """
 
 from __future__ import annotations
@@ -14,19 +16,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+#: Modules of this package that hold no tables.
+_NOT_TABLE_MODULES = frozenset({"base", "migrations"})
+
 
 def load_table_modules() -> None:
-    """Import every module of :mod:`harness.store` so their tables register on ``Base.metadata``."""
+    """Import every table module of :mod:`harness.store` so their tables register on ``Base.metadata``."""
     for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
+        if not info.name.startswith("_") and info.name not in _NOT_TABLE_MODULES:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
 def create_engine_for(url: str) -> Engine:
-    """Create an engine for ``url`` and the tables of every store module (idempotent)."""
+    """Return an engine for ``url`` whose database is at the current schema revision.
+
+    Raises :class:`harness.store.migrations.SchemaTooNewError` when a newer harness wrote the database.
+    """
     from sqlalchemy import create_engine, event
 
-    from harness.store.base import Base
+    from harness.store.migrations import upgrade_schema
 
     load_table_modules()
     if url.startswith("sqlite"):
@@ -43,25 +51,9 @@ def create_engine_for(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    _create_tables(engine, Base.metadata)
+    try:
+        upgrade_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
-
-
-def _create_tables(engine: Engine, metadata, attempts: int = 5) -> None:
-    """``create_all``, tolerating another process creating the same tables at the same moment.
-
-    Several processes (e.g. the ranks of a distributed training run) may open one new workspace
-    together; the loser of a CREATE TABLE race sees "already exists" and simply checks again.
-    """
-    import time
-
-    from sqlalchemy.exc import OperationalError, ProgrammingError
-
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine)
-            return
-        except (OperationalError, ProgrammingError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))

@@ -2,7 +2,8 @@
 
 The generation cache is keyed by (model fingerprint, prompt hash, settings hash), so re-running
 a suite or adding a metric never generates again. Generations are committed in small
-transactions as they finish; a killed run loses at most the batch in flight.
+transactions as they finish; a killed run loses at most the batch in flight. Every query takes the
+workspace's ``Engine`` as its first argument.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from harness.store.base import Base, utcnow
+from harness.store.base import Base, transaction, utcnow
 
 if TYPE_CHECKING:
-    from harness.workspace import Workspace
+    from sqlalchemy.engine import Engine
 
 
 class EvalRun(Base):
@@ -89,12 +90,12 @@ class RunExample(Base):
 # queries -----------------------------------------------------------------------------------
 
 
-def lookup_generations(workspace: Workspace, fingerprint: str, settings_hash: str,
+def lookup_generations(engine: Engine, fingerprint: str, settings_hash: str,
                        prompt_hashes: Iterable[str]) -> dict[str, CachedGeneration]:
     """Cached generations by prompt hash for one model and settings (missing hashes are absent)."""
     wanted = list(dict.fromkeys(prompt_hashes))
     found: dict[str, CachedGeneration] = {}
-    with workspace.session() as session:
+    with transaction(engine) as session:
         for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
             chunk = wanted[start:start + 500]
             rows = session.scalars(select(CachedGeneration).where(
@@ -105,7 +106,7 @@ def lookup_generations(workspace: Workspace, fingerprint: str, settings_hash: st
     return found
 
 
-def store_generations(workspace: Workspace, fingerprint: str, settings_hash: str,
+def store_generations(engine: Engine, fingerprint: str, settings_hash: str,
                       items: Sequence[tuple[str, Any]]) -> None:
     """Insert ``(prompt_hash, Generation)`` pairs in one transaction; existing keys are kept."""
     if not items:
@@ -116,7 +117,7 @@ def store_generations(workspace: Workspace, fingerprint: str, settings_hash: str
         "completion_tokens": gen.completion_tokens, "finish_reason": gen.finish_reason,
         "model": gen.model, "created_at": utcnow(),
     } for prompt, gen in items]
-    dialect = workspace.engine.dialect.name
+    dialect = engine.dialect.name
     if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     elif dialect == "postgresql":
@@ -126,50 +127,50 @@ def store_generations(workspace: Workspace, fingerprint: str, settings_hash: str
     statement = insert(CachedGeneration).values(rows)
     if dialect in ("sqlite", "postgresql"):
         statement = statement.on_conflict_do_nothing(index_elements=["fingerprint", "prompt_hash", "settings_hash"])
-    with workspace.session() as session:
+    with transaction(engine) as session:
         session.execute(statement)
 
 
-def count_generations(workspace: Workspace) -> int:
+def count_generations(engine: Engine) -> int:
     """Number of cached generations in the workspace."""
     from sqlalchemy import func
 
-    with workspace.session() as session:
+    with transaction(engine) as session:
         return int(session.scalar(select(func.count()).select_from(CachedGeneration)) or 0)
 
 
-def create_run(workspace: Workspace, run_id: str, suite_name: str, suite_hash: str, run_dir: str,
+def create_run(engine: Engine, run_id: str, suite_name: str, suite_hash: str, run_dir: str,
                suite_json: dict[str, Any]) -> None:
     """Record a new run as ``running``."""
-    with workspace.session() as session:
+    with transaction(engine) as session:
         session.add(EvalRun(id=run_id, suite_name=suite_name, suite_hash=suite_hash, run_dir=run_dir,
                             suite_json=suite_json, status="running"))
 
 
-def find_resumable_run(workspace: Workspace, suite_name: str) -> EvalRun | None:
+def find_resumable_run(engine: Engine, suite_name: str) -> EvalRun | None:
     """The newest run of ``suite_name`` that did not complete, if any."""
-    with workspace.session() as session:
+    with transaction(engine) as session:
         return session.scalars(select(EvalRun).where(EvalRun.suite_name == suite_name, EvalRun.status != "completed")
                                .order_by(EvalRun.started_at.desc(), EvalRun.id.desc()).limit(1)).first()
 
 
-def get_run(workspace: Workspace, run_id: str) -> EvalRun | None:
+def get_run(engine: Engine, run_id: str) -> EvalRun | None:
     """The run ``run_id`` (``latest`` = the newest run), or None."""
-    with workspace.session() as session:
+    with transaction(engine) as session:
         if run_id == "latest":
             return session.scalars(select(EvalRun).order_by(EvalRun.id.desc()).limit(1)).first()
         return session.get(EvalRun, run_id)
 
 
-def list_runs(workspace: Workspace) -> list[EvalRun]:
+def list_runs(engine: Engine) -> list[EvalRun]:
     """All runs, newest first."""
-    with workspace.session() as session:
+    with transaction(engine) as session:
         return list(session.scalars(select(EvalRun).order_by(EvalRun.id.desc())))
 
 
-def set_run_status(workspace: Workspace, run_id: str, status: str, *, summary: dict[str, Any] | None = None) -> None:
+def set_run_status(engine: Engine, run_id: str, status: str, *, summary: dict[str, Any] | None = None) -> None:
     """Update a run's status (and summary); ``completed``/``failed`` also set ``finished_at``."""
-    with workspace.session() as session:
+    with transaction(engine) as session:
         run = session.get(EvalRun, run_id)
         if run is None:
             return
@@ -180,17 +181,17 @@ def set_run_status(workspace: Workspace, run_id: str, status: str, *, summary: d
             run.finished_at = utcnow()
 
 
-def replace_run_examples(workspace: Workspace, run_id: str, candidate: str, dataset: str,
+def replace_run_examples(engine: Engine, run_id: str, candidate: str, dataset: str,
                          rows: Sequence[dict[str, Any]]) -> None:
     """Replace the per-example rows of (run, candidate, dataset) in one transaction."""
-    with workspace.session() as session:
+    with transaction(engine) as session:
         session.execute(delete(RunExample).where(RunExample.run_id == run_id, RunExample.candidate == candidate,
                                                  RunExample.dataset == dataset))
         session.add_all(RunExample(run_id=run_id, candidate=candidate, dataset=dataset, **row) for row in rows)
 
 
-def run_examples(workspace: Workspace, run_id: str) -> list[RunExample]:
+def run_examples(engine: Engine, run_id: str) -> list[RunExample]:
     """Per-example rows of a run, ordered by candidate, dataset and insertion."""
-    with workspace.session() as session:
+    with transaction(engine) as session:
         return list(session.scalars(select(RunExample).where(RunExample.run_id == run_id)
                                     .order_by(RunExample.candidate, RunExample.dataset, RunExample.id)))

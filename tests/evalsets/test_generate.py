@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+import evalsets
 from evalsets import generate
-from evalsets.classify import LABELS
-from evalsets.extract import KEYS, SCHEMA, canonical_json
-from evalsets.text import normalise
+from evalsets.generators.classify import LABELS
+from evalsets.generators.extract import KEYS, SCHEMA, canonical_json
+from evalsets.generators.text import normalise
 
-ROOT = Path(generate.__file__).parent
+ROOT = evalsets.ROOT
 TASK_SETS = ("support", "extract", "classify")
 ALL_SETS = (*TASK_SETS, "general")
-SPLITS = ("train", "val", "test")
+SPLITS = evalsets.SPLITS
 # Metric names agreed between the teams (brief: "Metric names (scoring helper implements)").
 CONTRACT_METRICS = {"exact_match", "rouge1", "rouge2", "rougeL", "bleu", "chrf", "embedding_similarity",
                     "json_valid", "json_schema", "accuracy", "length_ratio", "latency", "cost"}
@@ -63,6 +64,11 @@ def test_check_mode_reports_changed_and_missing_files(regenerated: Path, tmp_pat
     err = capsys.readouterr().err
     assert err.count("differs: ") == 2
     assert "classify/test.jsonl" in err and "general/suite.yaml" in err
+
+
+def test_the_generator_writes_exactly_the_sets_the_lookup_knows() -> None:
+    assert generate.SET_NAMES == evalsets.SET_NAMES == ALL_SETS
+    assert generate.ROOT == evalsets.ROOT and generate.SPLITS == evalsets.SPLITS
 
 
 def test_a_different_seed_gives_different_examples() -> None:
@@ -219,7 +225,7 @@ def test_support_answers_only_repeat_facts_the_customer_gave(bundled: dict) -> N
     Otherwise the reference would teach the model to invent them. Policy constants (prices, the current
     app version, the list of countries Nimbus ships to) are the exceptions.
     """
-    from evalsets import vocab
+    from evalsets.generators import vocab
 
     policy = {"$14.99", "$15", "6.4"}
     names = sorted([*vocab.OPERATING_SYSTEMS, *vocab.INTEGRATIONS, *vocab.HARDWARE, *vocab.COUNTRIES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "peft", "pandas", "scipy", "sentence_transformers", "sqlalchemy", "vllm")
+HEAVY = ("torch", "transformers", "peft", "pandas", "scipy", "sentence_transformers", "sqlalchemy", "vllm", "alembic")
 
 
 def test_help_imports_no_heavy_library() -> None:

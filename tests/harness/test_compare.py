@@ -1,4 +1,4 @@
-"""harness.compare: loading run folders / predictions files, baselines, verdicts, the demo stage."""
+"""harness.compare: loading run folders / predictions files, baselines, verdicts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from harness.compare import (
     build_comparison,
-    demo_stage,
     load_predictions,
     load_sources,
     resolve_run,
@@ -120,36 +119,6 @@ def test_load_predictions_errors(tmp_path: Path) -> None:
         load_predictions(path)
 
 
-class _Ctx:
-    def __init__(self, root: Path, out: Path, run_id: str | None) -> None:
-        from rich.console import Console
-
-        self.workspace = type("W", (), {"root": root})()
-        self.out_dir = out
-        self.console = Console(record=True, width=160)
-        self.fast = True
-        self.artifacts = {"run_id": run_id} if run_id else {}
-        self.summary: list[tuple[str, str]] = []
-
-    def report(self, label: str, value: str) -> None:
-        self.summary.append((label, value))
-
-
-def test_demo_stage(ws: Path, tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    out.mkdir()
-    ctx = _Ctx(ws, out, "20261128-163000-support-v1-ab12")
-    demo_stage(ctx)
-    text = ctx.console.export_text()
-    assert "paired comparisons vs base-few-shot" in text and "lora-r16 beats base-few-shot" in text
-    assert ctx.summary[0][0] == "comparison" and ctx.summary[0][1].startswith("lora-r16 beats base-few-shot")
-    assert any(label.startswith("forgetting check lora-r16") for label, _ in ctx.summary)
-    assert json.loads((out / "comparison.json").read_text())["baseline"] == "base-few-shot"
-    skipped = _Ctx(ws, out, None)
-    demo_stage(skipped)
-    assert skipped.summary == [("comparison", "skipped (no run)")]
-
-
 def test_overfitting_from_the_trainers_log(ws: Path) -> None:
     val = {0: 2.0, 20: 1.6, 40: 1.5, 60: 1.56, 80: 1.62}
     rows = [{"step": s, "train_loss": 2.2 - s / 50} for s in range(0, 90, 10)]
@@ -166,14 +135,14 @@ def test_overfitting_from_the_trainers_log(ws: Path) -> None:
 def test_compare_reads_a_run_written_by_the_runner(tmp_path: Path) -> None:
     """End to end with the eval runner (a fake backend) instead of a fabricated folder."""
     runner = pytest.importorskip("harness.runs.runner")
+    import evalsets
     from harness.backends.base import Generation, register_backend
     from harness.runs.suite import Suite
     from harness.workspace import Workspace
 
-    repo = Path(__file__).resolve().parents[2]
-
     class Oracle:
         name = "oracle-test"
+        request_chunk = 16
 
         def __init__(self, spec) -> None:
             self.spec = spec
@@ -191,8 +160,8 @@ def test_compare_reads_a_run_written_by_the_runner(tmp_path: Path) -> None:
             pass
 
     register_backend("oracle-test", Oracle)
-    suite = Suite(name="integ", datasets={"test": str(repo / "evalsets/classify/test.jsonl"),
-                                          "general": str(repo / "evalsets/general/test.jsonl")},
+    suite = Suite(name="integ", datasets={"test": str(evalsets.split_files("classify")["test"]),
+                                          "general": str(evalsets.split_files("general")["test"])},
                   candidates=[{"name": "base-zero-shot", "model": "bad", "backend": "oracle-test"},
                               {"name": "tuned", "model": "good", "backend": "oracle-test"}],
                   metrics=["accuracy", "exact_match"])
@@ -213,3 +182,54 @@ def test_metrics_the_runner_scored_win_over_the_suite_list(ws: Path) -> None:
     (run / "summary.json").write_text(json.dumps({"candidates": {}, "metrics": ["rougeL"], "skipped_metrics": ["exact_match"]}))
     _candidates, metrics = load_sources(["latest"], ws)
     assert metrics == ["rougeL"]
+
+
+def test_direction_comes_from_the_metric_registry(tmp_path: Path) -> None:
+    # A metric registered as lower-is-better: the candidate with the lower scores "beats" the baseline,
+    # and no name list in harness.compare needs to know the metric.
+    from harness.compare.report import higher_is_better
+    from harness.metrics import MetricOutput, metric
+
+    class _Words:
+        name, kind = "test_word_count", "continuous"
+
+        def compute(self, examples):  # type: ignore[no-untyped-def]
+            return MetricOutput(self.name, "continuous", tuple(float(len(e.prediction.split())) for e in examples))
+
+    metric("test_word_count", higher_is_better=False)(lambda: _Words())
+    assert (higher_is_better("test_word_count"), higher_is_better("latency"), higher_is_better("length_ratio"),
+            higher_is_better("rougeL")) == (False, False, None, True)
+    for name, words in (("base-verbose", 12), ("terse", 3)):
+        lines = [{"id": str(i), "prediction": " ".join(["w"] * (words + i % 3)), "reference": "w"} for i in range(30)]
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    candidates, metrics = load_sources([str(tmp_path / "base-verbose.jsonl"), str(tmp_path / "terse.jsonl")], tmp_path,
+                                       ["test_word_count"])
+    report = build_comparison(candidates, metrics, baseline="base-verbose")
+    (row,) = report.ranking.comparisons
+    assert row.candidate == "terse" and row.direction == "better" and row.result.diff < 0
+
+
+def test_unknown_metric_is_the_same_error_as_eval(ws: Path) -> None:
+    from harness.compare import parse_metric_names
+    from harness.errors import ConfigError
+
+    assert parse_metric_names(["rougeL,exact_match", "rougeL"]) == ["rougeL", "exact_match"]
+    with pytest.raises(ConfigError, match="unknown metric 'bluert'") as caught:
+        parse_metric_names(["rougeL,bluert"])
+    assert "exact_match" in (caught.value.hint or "")
+    run = resolve_run(ws, "latest")
+    (run / "summary.json").write_text(json.dumps({"candidates": {}, "metrics": ["rougeL", "gone_metric"]}))
+    with pytest.raises(ConfigError, match="unknown metric 'gone_metric'"):
+        load_sources(["latest"], ws)
+
+
+def test_suite_metric_entries_with_settings_name_the_metric(ws: Path) -> None:
+    from harness.compare.loading import recorded_metric_settings, suite_metrics
+
+    run = resolve_run(ws, "latest")
+    suite = json.loads((run / "suite.json").read_text())
+    suite["metrics"] = ["exact_match", {"bleu": {"tokenize": "char"}}]
+    (run / "suite.json").write_text(json.dumps(suite))
+    (run / "summary.json").unlink(missing_ok=True)
+    assert suite_metrics(run) == ["exact_match", "bleu"]
+    assert recorded_metric_settings(suite) == {"bleu": {"tokenize": "char"}}

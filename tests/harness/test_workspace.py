@@ -6,14 +6,17 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Integer, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from harness.errors import ConfigError
-from harness.store.base import Base
 from harness.workspace import Workspace, resolve_workspace_path
 
 
-class _Probe(Base):
+class _ProbeBase(DeclarativeBase):
+    """Test tables live apart from the harness schema (which only migrations create)."""
+
+
+class _Probe(_ProbeBase):
     __tablename__ = "test_probe"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50), unique=True)
@@ -32,6 +35,7 @@ def test_open_creates_sqlite_database(workspace_dir: Path) -> None:
     ws = Workspace.open()
     assert ws.root == workspace_dir.resolve()
     assert ws.database_url == f"sqlite:///{workspace_dir.resolve() / 'harness.db'}"
+    _ProbeBase.metadata.create_all(ws.engine)
     with ws.session() as session:
         session.add(_Probe(name="a"))
     with ws.session() as session:
@@ -42,6 +46,7 @@ def test_open_creates_sqlite_database(workspace_dir: Path) -> None:
 
 def test_failed_transaction_keeps_earlier_data(workspace_dir: Path) -> None:
     ws = Workspace.open()
+    _ProbeBase.metadata.create_all(ws.engine)
     with ws.session() as session:
         session.add(_Probe(name="kept"))
     with pytest.raises(RuntimeError), ws.session() as session:
@@ -77,7 +82,7 @@ def test_workspace_path_that_is_a_file(tmp_path: Path) -> None:
 
 
 def test_processes_opening_one_new_workspace_together(tmp_path: Path) -> None:
-    """Ranks of a distributed run open the same new workspace at once: no CREATE TABLE race."""
+    """Ranks of a distributed run open the same new workspace at once: one migrates, the others wait."""
     import subprocess
     import sys
 

@@ -89,7 +89,8 @@ def test_yaml_paths_are_relative_to_the_file_and_errors_name_it(tmp_path):
     config = load_config(path, ["lora.alpha=8"])
     assert config.train_file == str((tmp_path / "data" / "train.jsonl").resolve())
     assert (config.lora.r, config.lora.alpha) == (4, 8)
-    json.dumps(config.to_dict(), sort_keys=True)  # resolved config is JSON-able
+    saved = json.loads(json.dumps(config.to_dict(), sort_keys=True))  # resolved config is JSON-able
+    assert config_from_dict(saved).to_dict() == config.to_dict()  # and rebuilds the same config
     path.write_text("name: m\nbase_model: tiny\ntrain_file: x\nlora: {r: -1}\n")
     with pytest.raises(ConfigError, match=r"run\.yaml: config field `lora.r`"):
         load_config(path)

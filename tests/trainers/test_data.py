@@ -80,7 +80,11 @@ def test_overlength_truncate_keeps_examples_with_assistant_tokens_left(tokenizer
     # The long user turns leave no assistant token within 64 tokens: dropped and counted as such.
     assert sorted(e.id for e in kept) == ["short0", "tiny"]
     assert report.truncated == 3 and report.dropped_no_assistant_after_truncation == 2
-    assert all(len(e.input_ids) <= 64 and e.assistant_tokens > 0 for e in kept)
+    rows = {row["id"]: row for row in _examples(2, 1)}
+    for e in kept:  # truncation keeps the first 64 tokens of the full rendering, labels included
+        full = render_conversation(tokenizer, rows[e.id]["messages"], example_id=e.id)
+        assert (e.input_ids, e.labels) == (full.input_ids[:64], full.labels[:64]) and e.assistant_tokens > 0
+    assert len(next(e for e in kept if e.id == "short0").input_ids) == 64  # cut at max_length
 
 
 def test_overlength_error_names_the_example(tokenizer):

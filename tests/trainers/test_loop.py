@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from trainers.api import train
 
 
@@ -55,27 +57,81 @@ def test_existing_unfinished_folder_needs_resume_or_force(make_config, tmp_path)
         train(make_config(name="half"), tmp_path, say=lambda _m: None)
 
 
+class _State:
+    is_world_process_zero = True
+    num_input_tokens_seen = 0
+    epoch = 0.0
+    global_step = 0
+
+
+def _feed(logger, history: list[tuple[float, float]]) -> None:
+    """Log one training loss then one validation loss per step, as the Trainer does, then end training."""
+    state = _State()
+    logger.on_train_begin(None, state, None)
+    for step, (train_loss, val_loss) in enumerate(history, start=1):
+        state.global_step = step
+        logger.on_log(None, state, None, logs={"loss": train_loss})
+        logger.on_log(None, state, None, logs={"eval_loss": val_loss})
+    logger.on_train_end(None, state, None)
+
+
 def test_overfitting_warning_when_val_rises_while_train_falls(tmp_path):
     from trainers.loop import make_metrics_logger
 
     warnings: list[str] = []
     logger = make_metrics_logger(tmp_path / "m.jsonl", append=False, warn=warnings.append)
-
-    class State:
-        is_world_process_zero = True
-        num_input_tokens_seen = 0
-        epoch = 0.0
-        global_step = 0
-
-    state = State()
-    logger.on_train_begin(None, state, None)
-    for step, (train_loss, val_loss) in enumerate([(2.0, 1.5), (1.5, 1.4), (1.0, 1.6)], start=1):
-        state.global_step = step
-        logger.on_log(None, state, None, logs={"loss": train_loss})
-        logger.on_log(None, state, None, logs={"eval_loss": val_loss})
-    assert len(warnings) == 1 and "1.4000 -> 1.6000" in warnings[0]
+    _feed(logger, [(2.0, 1.5), (1.5, 1.4), (1.0, 1.5), (0.8, 1.6)])
+    assert len(warnings) == 1 and "1.4000 -> 1.6000" in warnings[0] and "since step 2" in warnings[0]
     rows = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
-    assert [r.get("warning") for r in rows if "val_loss" in r] == [None, None, "overfitting"]
+    assert [r.get("warning") for r in rows if "val_loss" in r] == [None, None, None, "overfitting"]
+    assert logger.overfitting_warned is True
+
+
+# (train loss, val loss) per evaluation; expected call of the one rule on the whole log
+HISTORIES = {
+    "single small rise": ([(2.0, 1.5), (1.5, 1.4), (1.0, 1.41)], False),
+    "single large rise": ([(2.0, 1.5), (1.5, 1.4), (1.0, 1.9)], False),
+    "two rises past tolerance": ([(2.0, 1.5), (1.5, 1.4), (1.0, 1.45), (0.8, 1.5)], True),
+    "two tiny rises": ([(2.0, 1.5), (1.5, 1.4), (1.0, 1.401), (0.8, 1.402)], False),
+    "rises while training loss rises": ([(1.0, 1.5), (1.2, 1.4), (1.4, 1.45), (1.6, 1.5)], False),
+    "rises then a new best": ([(2.0, 1.5), (1.5, 1.4), (1.0, 1.45), (0.8, 1.5), (0.7, 1.3)], False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HISTORIES))
+def test_loop_and_compare_make_the_same_overfitting_call(tmp_path, name):
+    # The registry records the loop's overfitting_warned, harness compare reads metrics.jsonl with the
+    # stats rule: fed the same history they must agree (they used to differ on a single small rise).
+    from harness.stats.overfitting import overfitting_signal, read_training_log
+    from trainers.loop import make_metrics_logger
+
+    history, expected = HISTORIES[name]
+    warnings: list[str] = []
+    logger = make_metrics_logger(tmp_path / "metrics.jsonl", append=False, warn=warnings.append)
+    _feed(logger, history)
+    from_log = overfitting_signal(*read_training_log(tmp_path / "metrics.jsonl"))
+    assert logger.overfitting_warned is from_log.flagged is expected
+    if name == "single small rise":
+        assert warnings == []
+    if name == "rises then a new best":  # warned at the time, cleared by the later improvement
+        assert len(warnings) == 1 and logger.overfitting_warned is False
+
+
+def test_resumed_logger_judges_the_whole_log(tmp_path):
+    from harness.stats.overfitting import overfitting_signal, read_training_log
+    from trainers.loop import make_metrics_logger
+
+    path = tmp_path / "metrics.jsonl"
+    _feed(make_metrics_logger(path, append=False, warn=lambda _m: None), [(2.0, 1.5), (1.5, 1.4), (1.0, 1.45)])
+    resumed = make_metrics_logger(path, append=True, warn=lambda _m: None)
+    state = _State()
+    resumed.on_train_begin(None, state, None)
+    state.global_step = 4
+    resumed.on_log(None, state, None, logs={"loss": 0.8})
+    resumed.on_log(None, state, None, logs={"eval_loss": 1.5})
+    resumed.on_train_end(None, state, None)
+    assert resumed.overfitting_warned is True  # the rises before and after the restart count together
+    assert overfitting_signal(*read_training_log(path)).flagged is True
 
 
 def _trainer(model, tokenizer, make_config, folder):

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import json
+import statistics
+import time
 from pathlib import Path
 
 import pytest
 
+from harness.store.models import find_model
 from tests.trainers.conftest import has_cuda
 from trainers.api import train
-from trainers.registry import find_model
+
+TRAIN_SECONDS: dict[str, float] = {}  # wall time of each fixture's train() call, measured around it
 
 
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory, tiny_model_dir, extract_files):
+    from harness.workspace import Workspace
     from trainers.config import config_from_dict
 
-    workspace = tmp_path_factory.mktemp("ws")
+    workspace = Workspace.open(tmp_path_factory.mktemp("ws"))
     config = config_from_dict({
         "name": "lora-tiny", "base_model": str(tiny_model_dir), "method": "lora",
         "train_file": str(extract_files["train"]), "val_file": str(extract_files["val"]),
         "batch_size": 8, "effective_batch_size": 16, "max_steps": 16, "eval_steps": 4, "warmup_steps": 0,
         "lr": 3e-3, "max_length": 128, "progress": False,
         "lora": {"r": 8, "alpha": 16, "target_modules": "all-linear"}})
-    return workspace, train(config, workspace, say=lambda _m: None)
+    started = time.perf_counter()
+    record = train(config, workspace, say=lambda _m: None)
+    TRAIN_SECONDS["lora-tiny"] = time.perf_counter() - started
+    return workspace, record
 
 
 def test_lora_training_reduces_validation_loss(lora_run):
@@ -35,38 +43,52 @@ def test_lora_training_reduces_validation_loss(lora_run):
     train_rows = [r for r in rows if "train_loss" in r]
     assert len(train_rows) == 16
     assert {"lr", "grad_norm", "tokens_per_s", "peak_memory_mb"} <= set(train_rows[-1])
-    assert train_rows[-1]["tokens_per_s"] > 0
+    speeds = [r["tokens_per_s"] for r in train_rows]  # every step reports its throughput
+    assert min(speeds) > 0
+    assert record.extra["mean_tokens_per_s"] == round(sum(speeds) / len(speeds), 1)
+    assert record.extra["median_tokens_per_s"] == round(statistics.median(speeds), 1)
+    if record.extra["device"] == "cpu":  # peak resident set size in MB: the process's own, never above it
+        import resource
+
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+        assert 50 < max(r["peak_memory_mb"] for r in rows) <= rss_mb + 0.1
 
 
 def test_record_and_folder_carry_the_lineage(lora_run):
     workspace, record = lora_run
-    stored = find_model(workspace, "lora-tiny")
+    stored = find_model(workspace.engine, "lora-tiny")
     assert stored == record
     assert stored.method == "lora" and stored.adapter is True and stored.steps == 16
     assert 0 < stored.trainable_params < stored.total_params
-    assert stored.adapter_size_bytes and stored.adapter_size_bytes > 0
+    folder = Path(stored.path)
+    assert stored.adapter_size_bytes == (folder / "adapter_model.safetensors").stat().st_size
+    assert 4 * stored.trainable_params <= stored.adapter_size_bytes  # fp32 weights of every trainable parameter
     assert set(stored.dataset_hashes) == {"train_file", "val_file"}
     assert stored.package_versions["peft"] and stored.package_versions["transformers"]
     assert stored.config["lora"]["r"] == 8 and stored.config["lr"] == 3e-3
-    assert stored.wall_time_s > 0 and stored.final_train_loss is not None
-    assert stored.best_val_loss <= stored.final_val_loss
-    folder = Path(stored.path)
+    rows = [json.loads(line) for line in Path(stored.curves_path).read_text().splitlines()]
+    train_losses = [r["train_loss"] for r in rows if "train_loss" in r]
+    val_losses = [r["val_loss"] for r in rows if "val_loss" in r]
+    assert stored.final_train_loss == train_losses[-1] and stored.final_val_loss == val_losses[-1]
+    assert stored.best_val_loss == min(val_losses)
+    # training spans the logged steps and fits inside the train() call around it
+    assert rows[-1]["time"] - rows[0]["time"] - 0.01 <= stored.wall_time_s <= TRAIN_SECONDS["lora-tiny"] + 0.01
     for name in ("adapter_config.json", "adapter_model.safetensors", "train_config.json", "lineage.json",
                  "metrics.jsonl", "tokenizer.json"):
         assert (folder / name).exists(), name
     saved = json.loads((folder / "train_config.json").read_text())
     assert list(saved) == sorted(saved) and saved["name"] == "lora-tiny"
-    assert find_model(workspace, "nope") is None
+    assert find_model(workspace.engine, "nope") is None
 
 
 def test_merged_logits_match_the_adapter_model(lora_run, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from trainers.generation import load_for_generation, merge_adapter
+    from harness.models.loading import load_for_generation, merge_adapter
 
     _, record = lora_run
-    adapter_model, tokenizer = load_for_generation(record)
+    adapter_model, tokenizer = load_for_generation(record.path)
     merged_dir = merge_adapter(record.path, tmp_path / "merged")
     merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
     batch = tokenizer(["Extract name and city as JSON: Ada lives in Rome."], return_tensors="pt")
@@ -83,7 +105,7 @@ def test_merge_refuses_a_quantized_base(lora_run, tmp_path):
     import shutil
 
     from harness.errors import HarnessError
-    from trainers.generation import merge_adapter
+    from harness.models.loading import merge_adapter
 
     _, record = lora_run
     fake_base = tmp_path / "quantized-base"
@@ -110,8 +132,8 @@ def test_retraining_a_registered_name_needs_force(lora_run):
 @pytest.mark.gpu
 @pytest.mark.skipif(not has_cuda(), reason="needs a CUDA GPU (bf16 LoRA)")
 def test_lora_trains_in_bf16_on_a_gpu(tmp_path, tiny_model_dir, extract_files):
+    from harness.models.loading import load_for_generation
     from trainers.config import config_from_dict
-    from trainers.generation import load_for_generation
 
     config = config_from_dict({
         "name": "lora-gpu", "base_model": str(tiny_model_dir), "method": "lora",
@@ -123,9 +145,16 @@ def test_lora_trains_in_bf16_on_a_gpu(tmp_path, tiny_model_dir, extract_files):
     rows = [json.loads(line) for line in Path(record.curves_path).read_text().splitlines()]
     val = [r["val_loss"] for r in rows if "val_loss" in r]
     assert record.best_val_loss < val[0] - 0.3
-    assert max(r["peak_memory_mb"] for r in rows) > 0
+    import torch
+
+    # CUDA max allocated in MB: at least the bf16 weights, at most this process's peak so far
+    peak = max(r["peak_memory_mb"] for r in rows)
+    assert record.total_params * 2 / 2**20 <= peak <= torch.cuda.max_memory_allocated() / 2**20 + 0.1
     model, tokenizer = load_for_generation(record.path)
-    assert model is not None and tokenizer.pad_token_id is not None
+    base, _ = load_for_generation(record.base_model_path)
+    batch = tokenizer(["Extract name and city as JSON: Ada lives in Rome."], return_tensors="pt")
+    with torch.no_grad():  # the trained adapter loads back and changes the base model's outputs
+        assert (model(**batch).logits.float() - base(**batch).logits.float()).abs().max().item() > 1e-3
 
 
 def test_top_layers_adapts_only_the_last_layers_and_stops_gradients_below(make_config, tiny_model_dir):

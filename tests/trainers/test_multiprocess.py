@@ -34,7 +34,8 @@ def test_two_process_gloo_run_trains_and_registers_once(tmp_path, tiny_model_dir
     assert record["name"] == "ddp-lora" and record["steps"] == 4
     assert record["extra"]["processes"] == 2
     assert record["extra"]["gradient_accumulation_steps"] == 1  # 8 = 4 per process x 2 processes
-    from trainers.registry import list_models
+    from harness.store.models import list_models
+    from harness.workspace import Workspace
 
-    assert [r.name for r in list_models(workspace)] == ["ddp-lora"]
+    assert [r.name for r in list_models(Workspace.open(workspace).engine)] == ["ddp-lora"]
     assert (Path(record["path"]) / "adapter_model.safetensors").exists()

@@ -13,7 +13,7 @@ from harness.ab.analysis import guardrail_status
 from harness.ab.api import analyze_events_file, analyze_experiment, analyze_summary, to_report
 from harness.ab.config import AnalysisConfig, MetricSpec
 from harness.errors import DataError
-from harness.stats.effects import EffectResult, Interval
+from harness.stats.effects import EffectInterval, EffectResult
 
 
 def test_summary_mean_matches_scipy_welch(summary_file: Path) -> None:
@@ -89,7 +89,8 @@ def test_cuped_reduces_the_interval(events_csv: Path) -> None:
 
 def _guard(lo: float, hi: float, higher: bool = False, margin: float = 0.05) -> str:
     spec = MetricSpec("g", role="guardrail", higher_is_better=higher, margin=margin)
-    eff = EffectResult(absolute=Interval(0.0, (0.0, 0.0), 1.0), relative=Interval((lo + hi) / 2, (lo, hi), 0.5))
+    eff = EffectResult(absolute=EffectInterval(0.0, (0.0, 0.0), 1.0),
+                       relative=EffectInterval((lo + hi) / 2, (lo, hi), 0.5))
     return guardrail_status(spec, eff, 1.0)
 
 

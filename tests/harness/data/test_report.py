@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.data.compare import compare_field, compare_profiles, proportion_p_value
 from harness.data.report import flatten_metadata, length_stats, profile_file
+from harness.data.shift import compare_field, compare_profiles, proportion_p_value
 from harness.data.tokens import ApproxCounter
 
 
@@ -129,7 +129,7 @@ def test_p_values_agree_with_statsmodels():
 def test_holm_agrees_with_statsmodels():
     from statsmodels.stats.multitest import multipletests
 
-    from harness.data.compare import holm
+    from harness.data.shift import holm
 
     rng = np.random.default_rng(1)
     for size in (1, 2, 5, 12):

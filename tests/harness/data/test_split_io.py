@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import harness.data.split_io as split_io
-from harness.data.split import split_examples, split_file
+from harness.data.split import split_examples
+from harness.data.split_io import split_file
 from harness.errors import DataError
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.base import register_backend
+from harness.backends.base import BackendCapabilities, register_backend
 from harness.backends.transformers_backend import TransformersBackend
 from harness.runs.runner import run_suite
-from harness.runs.suite import load_suite
+from harness.runs.suite import Suite, load_suite
 from harness.workspace import Workspace
 from tests.harness.backends._support import write_eval_set, write_suite
 
@@ -97,23 +97,121 @@ def test_run_folder_contract_and_cache_hits(tmp_path: Path, tiny_model_dir: Path
 
     from harness.store.runs import get_run, run_examples
 
-    rows = run_examples(ws, first.run_id)
+    rows = run_examples(ws.engine, first.run_id)
     assert len(rows) == 18 and {r.candidate for r in rows} == {"zero", "few", "lora"}
-    assert get_run(ws, first.run_id).status == "completed"
-    assert get_run(ws, "latest").id >= first.run_id
+    assert get_run(ws.engine, first.run_id).status == "completed"
+    assert get_run(ws.engine, "latest").id >= first.run_id
 
 
-def test_unregistered_metric_is_skipped_with_warning(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from rich.console import Console
+class _CreatedBackend:
+    """A fake backend answering "sales" for model ``good`` (3 in 4) and "billing" otherwise."""
+
+    name = "fake-runner-test"
+    capabilities = BackendCapabilities(local_models=False, adapters=False)
+    request_chunk = 16
+    created: list[str] = []
+
+    def __init__(self, spec) -> None:  # type: ignore[no-untyped-def]
+        self.spec = spec
+        _CreatedBackend.created.append(spec.model)
+
+    @staticmethod
+    def fingerprint_of(spec) -> str:  # type: ignore[no-untyped-def]
+        return f"fake-{spec.model}"
+
+    @property
+    def fingerprint(self) -> str:
+        return self.fingerprint_of(self.spec)
+
+    def generate(self, requests):  # type: ignore[no-untyped-def]
+        from harness.backends.base import Generation
+
+        return [Generation("sales" if self.spec.model == "good" and i % 4 else "billing", 0.01, 5, 1)
+                for i, _ in enumerate(requests)]
+
+    def close(self) -> None:
+        pass
+
+
+register_backend("fake-runner-test", _CreatedBackend)
+PREFIX_FACTORY_CALLS: list[str] = []
+
+
+class _Prefix:
+    kind = "binary"
+
+    def __init__(self, prefix: str) -> None:
+        self.name, self.prefix = "test_prefix", prefix
+
+    def compute(self, examples):  # type: ignore[no-untyped-def]
+        from harness.metrics import MetricOutput
+
+        return MetricOutput(self.name, "binary", tuple(float(e.prediction.startswith(self.prefix)) for e in examples))
+
+
+def _register_prefix_metric() -> None:
+    from harness.metrics import metric
+
+    @metric("test_prefix", higher_is_better=True, bounds=(0.0, 1.0))
+    def test_prefix(prefix: str = "") -> _Prefix:
+        PREFIX_FACTORY_CALLS.append(prefix)
+        return _Prefix(prefix)
+
+
+def _fake_suite(tmp_path: Path, metrics: list) -> Suite:  # type: ignore[type-arg]
+    write_eval_set(tmp_path, n_test=8)
+    (tmp_path / "other.jsonl").write_text((tmp_path / "test.jsonl").read_text())
+    return Suite(name="fake", datasets={"test": str(tmp_path / "test.jsonl"), "other": str(tmp_path / "other.jsonl")},
+                 candidates=[{"name": "base-zero", "model": "bad", "backend": "fake-runner-test"},
+                             {"name": "tuned", "model": "good", "backend": "fake-runner-test"}],
+                 metrics=metrics)
+
+
+def test_unknown_metric_fails_before_any_backend_is_created(tmp_path: Path) -> None:
+    from harness.errors import ConfigError
 
     write_eval_set(tmp_path, n_test=2)
-    suite = load_suite(write_suite(tmp_path, _suite_text(tiny_model_dir, metrics="[exact_match, not_a_metric]")))
-    console = Console(record=True, width=200)
-    result = run_suite(suite, Workspace.open(tmp_path / "ws"), candidates=["zero"], console=console,
-                       show_progress=False)
-    assert result.skipped_metrics == ["not_a_metric"]
-    assert "metric 'not_a_metric' is not registered" in console.export_text()
-    assert set(result.summary["candidates"]["zero"]["test"]) == {"exact_match"}
+    text = ("name: m\ndatasets: {test: test.jsonl}\ncandidates: [{name: a, model: x, backend: fake-runner-test}]\n"
+            "metrics: [exact_match, not_a_metric]\n")
+    with pytest.raises(ConfigError, match=r"suite\.yaml: metrics\[1\]: unknown metric 'not_a_metric'.*rougeL"):
+        load_suite(write_suite(tmp_path, text))
+    suite = _fake_suite(tmp_path, ["exact_match"])
+    suite.metrics.append("not_a_metric")  # a suite changed after validation is checked again by the runner
+    _CreatedBackend.created.clear()
+    ws = Workspace.open(tmp_path / "ws")
+    with pytest.raises(ConfigError, match=r"metrics\[1\]: unknown metric 'not_a_metric'") as caught:
+        run_suite(suite, ws, show_progress=False)
+    assert "rougeL" in str(caught.value)  # the hint lists the available metrics
+    assert _CreatedBackend.created == [] and not any(ws.runs_dir.iterdir())
+
+
+def test_metric_settings_built_once_recorded_and_reused_by_compare(tmp_path: Path) -> None:
+    from harness.compare import build_comparison, load_sources
+
+    _register_prefix_metric()
+    suite = _fake_suite(tmp_path, ["exact_match", {"test_prefix": {"prefix": "sal"}}])
+    ws = Workspace.open(tmp_path / "ws")
+    PREFIX_FACTORY_CALLS.clear()
+    result = run_suite(suite, ws, show_progress=False)
+    assert PREFIX_FACTORY_CALLS == ["sal"]  # built once for 2 candidates x 2 datasets
+    summary = result.summary["candidates"]
+    assert summary["tuned"]["test"]["test_prefix"]["mean"] == pytest.approx(6 / 8)  # "sales" 6 times in 8
+    assert summary["base-zero"]["other"]["test_prefix"]["mean"] == 0.0
+    entry = summary["tuned"]["test"]["test_prefix"]
+    assert entry["method"] == "wilson" and 0.0 <= entry["ci"][0] < entry["ci"][1] <= 1.0
+    assert result.summary["skipped_metrics"] == []
+    suite_json = json.loads((result.run_dir / "suite.json").read_text())
+    assert suite_json["metrics"] == ["exact_match", {"test_prefix": {"prefix": "sal"}}]
+
+    # compare re-scores a run whose scores files lack the metric with the run's recorded settings
+    for scores in (result.run_dir / "scores").rglob("*.jsonl"):
+        scores.unlink()
+    PREFIX_FACTORY_CALLS.clear()
+    candidates, metrics = load_sources([result.run_id], ws.root)
+    assert metrics == ["exact_match", "test_prefix"] and set(PREFIX_FACTORY_CALLS) == {"sal"}
+    report = build_comparison(candidates, metrics)
+    row = next(r for r in report.ranking.comparisons if r.metric == "test_prefix" and r.dataset == "test")
+    assert row.result.mean_a == pytest.approx(6 / 8) and row.result.mean_b == 0.0
 
 
 def test_unknown_candidate_and_bad_limit(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -128,30 +226,13 @@ def test_unknown_candidate_and_bad_limit(tmp_path: Path, tiny_model_dir: Path) -
         run_suite(suite, ws, limit=0)
 
 
-def test_summary_intervals_match_statsmodels() -> None:
-    from statsmodels.stats.proportion import proportion_confint
-    from statsmodels.stats.weightstats import DescrStatsW
-
-    from harness.runs.summary import summarize
-
-    binary = [1.0] * 7 + [0.0] * 13 + [None]
-    got = summarize(binary, kind="binary")
-    low, high = proportion_confint(7, 20, alpha=0.05, method="wilson")
-    assert got.n == 20 and got.mean == pytest.approx(0.35)
-    assert got.ci == pytest.approx((low, high), abs=1e-9)
-    values = [0.2, 0.5, 0.9, 0.4, 0.75, 0.1]
-    cont = summarize(values, kind="continuous")
-    assert cont.ci == pytest.approx(DescrStatsW(values).tconfint_mean(alpha=0.05), abs=1e-9)
-    assert summarize([None, None]).mean is None
-
-
 def test_registry_names_resolve_to_base_and_adapter(tmp_path: Path, tiny_model_dir: Path, tiny_lora_dir: Path) -> None:
     from harness.runs.resolve import resolve_candidate
+    from harness.store.models import ModelRecord, register_model
 
-    registry = pytest.importorskip("trainers.registry")
     ws = Workspace.open(tmp_path / "ws")
-    registry.register(ws, registry.ModelRecord(name="lora-reg", path=str(tiny_lora_dir), base_model="tiny",
-                                               base_model_path=str(tiny_model_dir), method="lora", adapter=True))
+    register_model(ws.engine, ModelRecord(name="lora-reg", path=str(tiny_lora_dir), base_model="tiny",
+                                          base_model_path=str(tiny_model_dir), method="lora", adapter=True))
     write_eval_set(tmp_path, n_test=2)
     suite = load_suite(write_suite(tmp_path, (
         "name: reg\ndatasets: {test: test.jsonl}\ncandidates:\n  - {name: by-model, model: lora-reg}\n"

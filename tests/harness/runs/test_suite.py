@@ -46,6 +46,15 @@ def test_good_suite_loads_typed(tmp_path: Path) -> None:
     ("candidates:\n  - {name: a, model: m, prompt: {few_shot: -1}}\n", "candidates[0].prompt.few_shot"),
     ("candidates:\n  - {name: a, model: m}\ngeneration: {max_new_tokens: zero}\n", "generation.max_new_tokens"),
     ("candidates:\n  - {name: a, model: m}\npricing: {a: {input_per_1k: 1}}\n", "pricing.a.output_per_1k: required"),
+    ("candidates: [{name: a, model: m}]\nmetrics: [exact_match, rouge_l]\n",
+     "metrics[1]: unknown metric 'rouge_l'; available metrics: accuracy"),
+    ("candidates: [{name: a, model: m}]\nmetrics: [{embedding_similarity: {modle: x}}]\n",
+     "metrics[0]: metric 'embedding_similarity': unknown setting 'modle'; accepted settings: model, cache_dir"),
+    ("candidates: [{name: a, model: m}]\nmetrics: [{exact_match: {strict: true}}]\n",
+     "metrics[0]: metric 'exact_match': unknown setting 'strict'; accepted settings: none"),
+    ("candidates: [{name: a, model: m}]\nmetrics: [{bleu: 13a}]\n", "metrics[0]: the settings of metric 'bleu' must be a mapping"),
+    ("candidates: [{name: a, model: m}]\nmetrics: [{bleu: {}, chrf: {}}]\n", "metrics[0]: expected a metric name or a one-key mapping"),
+    ("candidates: [{name: a, model: m}]\nmetrics: [rougeL, {rougeL: {processes: 1}}]\n", "metric 'rougeL' is listed twice"),
 ])
 def test_errors_name_file_and_field(tmp_path: Path, body: str, expected: str) -> None:
     path = write_suite(tmp_path, "name: s\ndatasets: {test: test.jsonl}\n" + body)
@@ -53,6 +62,21 @@ def test_errors_name_file_and_field(tmp_path: Path, body: str, expected: str) ->
         load_suite(path)
     assert str(path) in info.value.message
     assert expected in info.value.message
+
+
+def test_metric_settings_are_typed_recorded_and_round_trip(tmp_path: Path) -> None:
+    suite = load_suite(write_suite(tmp_path, "name: s\ndatasets: {test: test.jsonl}\ncandidates: [{name: a, model: m}]\n"
+                                             "metrics: [rougeL, {bleu: {tokenize: char}}, {chrf: }]\n"))
+    assert [(s.name, dict(s.settings)) for s in suite.metric_specs()] == [
+        ("rougeL", {}), ("bleu", {"tokenize": "char"}), ("chrf", {})]
+    assert suite.to_json()["metrics"] == ["rougeL", {"bleu": {"tokenize": "char"}}, "chrf"]
+    assert build_suite(suite.to_json()).metric_specs() == suite.metric_specs()
+    from harness.metrics import Example, MetricSpec
+
+    example = Example(id="1", prediction="abc", reference="abd")
+    char_level = suite.metric_specs()[1].build().compute([example]).per_example[0]
+    word_level = MetricSpec("bleu").build().compute([example]).per_example[0]
+    assert char_level > word_level  # the setting reached the metric (char n-grams overlap, words do not)
 
 
 def test_missing_top_level_fields_and_bad_yaml(tmp_path: Path) -> None:

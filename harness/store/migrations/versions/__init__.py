@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the workspace schema, one file per revision (``NNNN_<slug>.py``)."""
