@@ -155,17 +155,19 @@ def find_resumable_run(engine: Engine, suite_name: str) -> EvalRun | None:
 
 
 def get_run(engine: Engine, run_id: str) -> EvalRun | None:
-    """The run ``run_id`` (``latest`` = the newest run), or None."""
+    """The run ``run_id`` (``latest`` = the most recently started run), or None."""
     with transaction(engine) as session:
         if run_id == "latest":
-            return session.scalars(select(EvalRun).order_by(EvalRun.id.desc()).limit(1)).first()
+            # By start time: ids order by the second only (runs made within one second tie on it).
+            return session.scalars(select(EvalRun).order_by(EvalRun.started_at.desc(), EvalRun.id.desc())
+                                   .limit(1)).first()
         return session.get(EvalRun, run_id)
 
 
 def list_runs(engine: Engine) -> list[EvalRun]:
     """All runs, newest first."""
     with transaction(engine) as session:
-        return list(session.scalars(select(EvalRun).order_by(EvalRun.id.desc())))
+        return list(session.scalars(select(EvalRun).order_by(EvalRun.started_at.desc(), EvalRun.id.desc())))
 
 
 def set_run_status(engine: Engine, run_id: str, status: str, *, summary: dict[str, Any] | None = None) -> None:

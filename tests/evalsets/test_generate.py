@@ -127,7 +127,7 @@ def test_bundled_files_pass_the_data_validator_with_no_errors_or_warnings(tmp_pa
         combined.write_bytes(b"".join((ROOT / name / f"{split}.jsonl").read_bytes() for split in SPLITS))
         for path in [ROOT / name / f"{split}.jsonl" for split in SPLITS] + [combined]:
             report = validate_file(path)
-            assert report.examples > 0
+            assert report.examples == len(path.read_text(encoding="utf-8").splitlines()) > 0
             assert report.error_count == 0, (path, report.to_dict()["errors"][:3])
             assert report.warning_count == 0, (path, report.to_dict()["warnings"][:3])
 

@@ -33,7 +33,9 @@ def test_every_subcommand_help_is_light() -> None:
 def test_version_and_help(cli) -> None:
     result = cli("--version")
     assert result.exit_code == 0
-    assert result.stdout.startswith("harness ")
+    from harness import __version__
+
+    assert result.stdout == f"harness {__version__}\n"
     result = cli("--help")
     assert result.exit_code == 0
     for command in ("demo", "data", "train", "models", "eval", "score", "compare", "ab"):
@@ -48,4 +50,6 @@ def test_unknown_command_is_a_usage_error(cli) -> None:
 
 def test_console_script_runs() -> None:
     out = subprocess.run([sys.executable, "-m", "harness.cli", "--version"], capture_output=True, text=True)
-    assert out.returncode == 0 and "harness" in out.stdout
+    from harness import __version__
+
+    assert out.returncode == 0 and out.stdout.strip() == f"harness {__version__}"

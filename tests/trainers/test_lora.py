@@ -63,8 +63,15 @@ def test_record_and_folder_carry_the_lineage(lora_run):
     folder = Path(stored.path)
     assert stored.adapter_size_bytes == (folder / "adapter_model.safetensors").stat().st_size
     assert 4 * stored.trainable_params <= stored.adapter_size_bytes  # fp32 weights of every trainable parameter
-    assert set(stored.dataset_hashes) == {"train_file", "val_file"}
-    assert stored.package_versions["peft"] and stored.package_versions["transformers"]
+    import hashlib
+
+    import peft
+    import transformers
+
+    assert stored.dataset_hashes == {key: hashlib.sha256(Path(stored.config[key]).read_bytes()).hexdigest()
+                                     for key in ("train_file", "val_file")}
+    assert (stored.package_versions["peft"], stored.package_versions["transformers"]) == (
+        peft.__version__, transformers.__version__)
     assert stored.config["lora"]["r"] == 8 and stored.config["lr"] == 3e-3
     rows = [json.loads(line) for line in Path(stored.curves_path).read_text().splitlines()]
     train_losses = [r["train_loss"] for r in rows if "train_loss" in r]

@@ -47,7 +47,13 @@ def test_report_has_the_json_contract(summary_file: Path) -> None:
         assert set(m) >= {"name", "type", "variants", "absolute", "relative", "adjusted_p_value", "significant"}
         assert set(m["absolute"]) >= {"estimate", "ci", "p_value"} and set(m["relative"]) >= {"estimate", "ci", "p_value"}
         assert all(set(v) >= {"n", "mean"} for v in m["variants"].values())
-    json.dumps(report)  # serialisable
+    assert json.loads(json.dumps(report, allow_nan=False)) == report  # plain JSON, no NaN
+    # the values behind the keys: a 1:1 split checked against scipy, conv's arms and difference
+    assert report["srm"]["p_value"] == pytest.approx(stats.chisquare([3407, 3391]).pvalue, abs=1e-12)
+    assert report["srm"]["flag"] is False
+    conv = next(m for m in report["metrics"] if m["name"] == "conv")
+    assert conv["variants"]["A"]["n"] == 3407 and conv["variants"]["A"]["mean"] == pytest.approx(1022 / 3407)
+    assert conv["absolute"]["estimate"] == pytest.approx(1102 / 3391 - 1022 / 3407, abs=1e-12)
 
 
 def test_file_and_store_agree(events_csv: Path, tmp_path: Path) -> None:
@@ -83,7 +89,16 @@ def test_cuped_reduces_the_interval(events_csv: Path) -> None:
     plain, _ = analyze_events_file(events_csv, AnalysisConfig(control="base", metrics=metrics, sequential=False))
     cuped, _ = analyze_events_file(events_csv, AnalysisConfig(control="base", metrics=metrics, sequential=False,
                                                               cuped_covariate="covariate"))
-    assert cuped.metrics[0].cuped_theta is not None and cuped.metrics[0].cuped_theta > 0
+    # theta is ANCOVA's slope (statsmodels OLS of the per-unit mean on arm + covariate), the effect its arm term
+    import pandas as pd
+    import statsmodels.api as sm
+
+    units = pd.read_csv(events_csv).groupby(["unit_id", "variant"]).agg(
+        y=("task_completed", "mean"), c=("covariate", "max")).reset_index()
+    arm = (units["variant"] == "candidate").astype(float)
+    fit = sm.OLS(units["y"], sm.add_constant(np.column_stack([arm, units["c"] - units["c"].mean()]))).fit()
+    assert cuped.metrics[0].cuped_theta == pytest.approx(fit.params.iloc[2], rel=1e-9)
+    assert cuped.metrics[0].effect.absolute.estimate == pytest.approx(fit.params.iloc[1], rel=1e-9)
     assert cuped.metrics[0].effect.absolute.se < 0.95 * plain.metrics[0].effect.absolute.se
 
 
@@ -115,19 +130,22 @@ METRICS = (MetricSpec("done", "proportion", role="primary"),
            MetricSpec("latency", "mean", role="guardrail", higher_is_better=False, margin=0.05))
 
 
-@pytest.mark.parametrize("success,latency,n_b,days,action", [
-    (3300, 1.0, 5000, 14, "ship"),           # +10% completion, latency unchanged
-    (3300, 1.2, 5000, 14, "rollback"),       # latency +20% > 5% margin
-    (2700, 1.0, 5000, 14, "rollback"),       # primary significantly worse
-    (3020, 1.0, 5000, 14, "keep_running"),   # not significant yet
-    (3300, 1.0, 4500, 14, "keep_running"),   # SRM: never ship
-    (3300, 1.0, 5000, 3, "keep_running"),    # a win, but only 3 days
+@pytest.mark.parametrize("success,latency,n_b,days,action,reason", [
+    (3300, 1.0, 5000, 14, "ship", "primary metric done improved in cand: +10.00%"),  # latency unchanged
+    (3300, 1.2, 5000, 14, "rollback", "guardrail latency harmed in cand: +20.00%"),  # > 5% margin
+    (2700, 1.0, 5000, 14, "rollback", "primary metric done significantly worse in cand: -10.00%"),
+    (3020, 1.0, 5000, 14, "keep_running", "primary metric done not significant yet in cand: +0.67%"),
+    (3300, 1.0, 4500, 14, "keep_running", "sample ratio mismatch"),  # SRM: never ship
+    (3300, 1.0, 5000, 3, "keep_running", "is up +10.00%"),  # a win, but only 3 days
 ])
-def test_decisions(tmp_path: Path, success: int, latency: float, n_b: int, days: float, action: str) -> None:
+def test_decisions(tmp_path: Path, success: int, latency: float, n_b: int, days: float, action: str,
+                   reason: str) -> None:
     cfg = AnalysisConfig(metrics=METRICS, control="base", sequential=False)
     result, decision = analyze_summary(_summary(tmp_path, success, latency, n_b, days), cfg)
     assert decision.action == action, decision.reasons
-    assert decision.reasons
+    assert reason in decision.reasons[0], decision.reasons
+    if days < 7:
+        assert "only 3.0 day(s) observed" in decision.reasons[0]
     if n_b != 5000:
         assert result.srm.flag and "sample ratio mismatch" in decision.reasons[0]
 
@@ -136,7 +154,14 @@ def test_keep_running_says_days_still_needed(tmp_path: Path) -> None:
     cfg = AnalysisConfig(metrics=METRICS, control="base", sequential=False, mde=0.02)
     _, decision = analyze_summary(_summary(tmp_path, 3020, 1.0, 5000, 7), cfg)
     assert decision.action == "keep_running"
-    assert decision.days_still_needed and decision.days_still_needed > 0
+    # statsmodels' sample size for 0.6 -> 0.612 (2% relative), both arms, at 10,000 units in 7 days
+    import math
+
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    n = math.ceil(NormalIndPower().solve_power(effect_size=proportion_effectsize(0.612, 0.6), alpha=0.05, power=0.8))
+    assert decision.days_still_needed == math.ceil(2 * n / (10_000 / 7)) - 7
     assert any("more day(s)" in r for r in decision.reasons)
 
 

@@ -30,6 +30,7 @@ def test_validate_ok_exits_0_with_json_keys(cli, tmp_path):
     data = json.loads(result.stdout)
     assert {"examples", "valid", "errors", "warnings", "counts"} <= set(data)
     assert data["examples"] == 50 and data["valid"] == 50 and data["errors"] == [] and data["counts"] == {}
+    assert data["warnings"] == []
 
 
 def test_validate_errors_exit_1_with_lines_and_codes(cli):
@@ -37,6 +38,9 @@ def test_validate_errors_exit_1_with_lines_and_codes(cli):
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert all(set(e) >= {"line", "code", "message"} for e in data["errors"] + data["warnings"])
+    from tests.harness.data.test_validate import PLANTED
+
+    assert {(e["line"], e["code"]) for e in data["errors"] + data["warnings"]} == PLANTED
     assert {"line": 2, "code": "invalid_json"} == {k: data["errors"][0][k] for k in ("line", "code")}
     assert data["counts"]["duplicate"] == 1 and data["counts"]["unknown_key"] == 1
     assert any(w["code"] == "mixed_key_style" and w["line"] == 19 for w in data["warnings"])
@@ -85,16 +89,19 @@ def test_binary_and_huge_input_never_traceback(cli, tmp_path):
     binary.write_bytes(bytes(range(256)) * 50)
     result = cli("data", "validate", binary, "--json")
     assert result.exit_code == 1
-    assert {e["code"] for e in json.loads(result.stdout)["errors"]} <= {"binary_line", "not_utf8"}
+    # 51 lines (50 newline bytes): every line but the last holds a NUL byte, the last is not UTF-8
+    assert json.loads(result.stdout)["counts"] == {"binary_line": 50, "not_utf8": 1}
     huge = tmp_path / "huge.jsonl"
     huge.write_text('{"messages": "' + "x" * 3000 + '"}\n')
     result = cli("data", "validate", huge, "--max-line-bytes", "1000", "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["errors"][0]["code"] == "line_too_long"
-    for command in ("report", "split"):
-        extra = ["--out", tmp_path / "o"] if command == "split" else []
-        result = cli("data", command, binary, *extra)
-        no_traceback(result)
-        assert result.exit_code in (0, 1)
+    report = cli("data", "report", binary)
+    no_traceback(report)
+    assert report.exit_code == 0 and "0 examples, 51 unreadable lines" in " ".join(report.stdout.split())
+    split = cli("data", "split", binary, "--out", tmp_path / "o")
+    no_traceback(split)
+    assert split.exit_code == 1 and "51 validation error(s); refusing to split" in split.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_split_writes_files_and_reports_zero_leakage(cli, tmp_path):
@@ -104,7 +111,7 @@ def test_split_writes_files_and_reports_zero_leakage(cli, tmp_path):
     data = json.loads(result.stdout)
     assert data["leakage"] == 0 and sum(data["sizes"].values()) == 100
     assert data["balance"]["train"] == {"billing": 40, "technical": 40}
-    assert all(Path(p).is_file() for p in data["paths"].values())
+    assert {name: len(Path(p).read_text().splitlines()) for name, p in data["paths"].items()} == data["sizes"]
     human = cli("data", "split", source, "--out", tmp_path / "out2", "--seed", "3", "--stratify", "area")
     assert human.exit_code == 0 and "leakage: 0" in human.stdout and "class balance" in human.stdout
     for name in ("train", "val", "test"):
@@ -132,8 +139,10 @@ def test_report_json_and_against(cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["fields"]["area"]["counts"] == {"technical": 380, "billing": 20}
-    assert set(data["lengths"]["user_tokens"]) >= {"min", "median", "p95", "max"}
-    assert {"exact", "near"} <= set(data["duplicates"])
+    # every user message is "question <i>": two approximate tokens; no two examples are alike
+    assert {k: data["lengths"]["user_tokens"][k] for k in ("n", "min", "median", "p95", "max")} == {
+        "n": 400, "min": 2, "median": 2, "p95": 2, "max": 2}
+    assert (data["duplicates"]["exact"], data["duplicates"]["near"]) == (0, 0)
     flags = data["against"]["flags"]
     assert [(f["field"], f["value"], f["flag"]) for f in flags] == [("area", "billing", "under")]
     human = cli("data", "report", train, "--against", prod)

@@ -17,7 +17,7 @@ def test_init_tiny_builds_a_folder_that_loads_with_auto_classes(cli, tmp_path):
     assert model.config.model_type == "llama" and tokenizer.eos_token == "<|im_end|>"
     ids = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=True, add_generation_prompt=True)
     ids = ids["input_ids"] if hasattr(ids, "keys") else ids
-    assert len(ids) > 3
+    assert tokenizer.decode(ids) == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"  # ChatML
     again = cli("models", "init-tiny", target)
     assert again.exit_code == 2 and "not empty" in again.stderr
 

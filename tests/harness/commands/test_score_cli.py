@@ -37,8 +37,15 @@ def test_score_json_shape(cli, predictions: Path) -> None:
     assert em["mean"] == pytest.approx(0.5)
     assert em["ci"] == pytest.approx(list(proportion_confint(2, 4, method="wilson")), abs=1e-9)
     assert data["metrics"]["json_schema"]["n"] == 1 and data["metrics"]["json_schema"]["mean"] == 1.0
-    lo, hi = data["metrics"]["rougeL"]["ci"]
-    assert 0.0 <= lo <= data["metrics"]["rougeL"]["mean"] <= hi <= 1.0
+    from rouge_score.rouge_scorer import RougeScorer
+    from scipy import stats
+
+    scorer = RougeScorer(["rougeL"], use_stemmer=True)
+    rouge = [scorer.score(line["reference"], line["prediction"])["rougeL"].fmeasure for line in LINES]
+    low, high = stats.t.interval(0.95, 3, loc=sum(rouge) / 4, scale=stats.sem(rouge))
+    entry = data["metrics"]["rougeL"]  # a t interval, clipped to rougeL's range [0, 1]
+    assert entry["mean"] == pytest.approx(sum(rouge) / 4, abs=1e-12) and entry["method"] == "t"
+    assert entry["ci"] == pytest.approx([max(low, 0.0), min(high, 1.0)], abs=1e-9)
 
 
 def test_score_out_and_table(cli, predictions: Path, tmp_path: Path) -> None:
@@ -50,7 +57,11 @@ def test_score_out_and_table(cli, predictions: Path, tmp_path: Path) -> None:
     assert rows[0] == {"id": "1", "exact_match": 0.0, "length_ratio": 1.0}
     assert [r["exact_match"] for r in rows] == [0.0, 1.0, 0.0, 1.0]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["n"] == 4 and "slices" in summary
+    assert summary["n"] == 4
+    by_area = summary["slices"]["exact_match"]  # ids 1 and 4 are billing, 2 account, 3 shipping
+    assert [(s["value"], s["mean"], s["n"]) for s in by_area] == [("account", 1.0, 1), ("billing", 0.5, 2),
+                                                                   ("shipping", 0.0, 1)]
+    assert by_area[1]["ci"] == pytest.approx(list(proportion_confint(1, 2, method="wilson")), abs=1e-9)
 
 
 @pytest.mark.parametrize(("content", "message"), [

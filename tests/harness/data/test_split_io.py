@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,14 @@ def test_lines_are_copied_unchanged_and_partition_the_file(tmp_path):
     written = [line for name in ("train", "val", "test") for line in result.paths[name].read_text().splitlines()]
     assert sorted(written) == sorted(lines)
     assert result.stats.leakage == 0 and result.stats.sizes["train"] > result.stats.sizes["test"] > 0
-    assert oct(result.paths["train"].stat().st_mode & 0o777) != oct(0o600)
+    assert result.stats.sizes == {name: len(result.paths[name].read_text().splitlines())
+                                  for name in ("train", "val", "test")}
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("train", "val", "test"):  # ordinary file permissions, not the 0600 of a temporary file
+        assert result.paths[name].stat().st_mode & 0o777 == 0o666 & ~umask, name
 
 
 def test_matches_split_examples_on_the_same_data(tmp_path):
@@ -74,7 +82,12 @@ def test_manifest_records_the_split(tmp_path):
     split_file(source, tmp_path / "out", seed=4, ratios=(0.6, 0.2, 0.2), stratify="area")
     manifest = json.loads((tmp_path / "out" / "split.json").read_text())
     assert manifest["seed"] == 4 and manifest["ratios"] == [0.6, 0.2, 0.2] and manifest["leakage"] == 0
-    assert set(manifest["balance"]) == {"train", "val", "test"} and len(manifest["source_sha256"]) == 64
+    import hashlib
+
+    assert manifest["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    lines = {name: [json.loads(x) for x in (tmp_path / "out" / f"{name}.jsonl").read_text().splitlines()]
+             for name in ("train", "val", "test")}
+    assert manifest["balance"] == {name: dict(Counter(r["metadata"]["area"] for r in rows)) for name, rows in lines.items()}
 
 
 @pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])

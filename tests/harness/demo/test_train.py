@@ -39,7 +39,7 @@ def test_fast_demo_stage_trains_and_registers_lora_extract(tmp_path, extract_fil
     assert ctx.models == {"lora-extract": Path(record.path)}
     assert ctx.base_model is not None and Path(ctx.base_model) == Path(tiny_model_dir)
     label, value = ctx.summary[-1]
-    assert label == "lora-extract" and "val loss" in value and "steps" in value
+    assert label == "lora-extract" and f"-> {record.best_val_loss:.3f} (best) in {record.steps} steps" in value
 
 
 def test_the_shipped_config_is_the_demos_recipe(tmp_path, extract_files):

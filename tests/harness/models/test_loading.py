@@ -50,7 +50,8 @@ def test_training_tokenizer_requires_a_chat_template(tmp_path: Path, tiny_model_
     (copy / "tokenizer_config.json").write_text(json.dumps(config))
     for extra in copy.glob("chat_template.*"):
         extra.unlink()
-    assert load_tokenizer(copy).pad_token is not None
+    plain = load_tokenizer(copy)  # loads without a template unless one is required; keeps the folder's pad token
+    assert plain.chat_template is None and plain.pad_token == "<|pad|>"
     with pytest.raises(ConfigError, match="has no chat template"):
         load_tokenizer(copy, require_chat_template=True)
 

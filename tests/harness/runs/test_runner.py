@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from harness.backends.base import BackendCapabilities, register_backend
 from harness.backends.transformers_backend import TransformersBackend
@@ -56,7 +57,12 @@ def test_run_folder_contract_and_cache_hits(tmp_path: Path, tiny_model_dir: Path
         assert (run_dir / name).exists()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["finished"]
-    assert manifest["datasets"]["test"]["sha256"] and manifest["packages"]["transformers"]
+    import hashlib
+
+    import transformers
+
+    assert manifest["datasets"]["test"]["sha256"] == hashlib.sha256((tmp_path / "test.jsonl").read_bytes()).hexdigest()
+    assert manifest["packages"]["transformers"] == transformers.__version__
     assert manifest["seeds"]["generation"] == 0 and "few" in manifest["seeds"]["few_shot"]
     suite_json = json.loads((run_dir / "suite.json").read_text())
     assert suite_json["resolved"]["candidates"]["lora"]["adapter"] == str(tiny_lora_dir)
@@ -65,6 +71,11 @@ def test_run_folder_contract_and_cache_hits(tmp_path: Path, tiny_model_dir: Path
     for key in ("id", "prediction", "reference", "schema", "metadata", "latency_s", "prompt_tokens",
                 "completion_tokens", "cost"):
         assert key in lines[0]
+    source = [json.loads(x) for x in (tmp_path / "test.jsonl").read_text().splitlines()]
+    assert [(x["id"], x["reference"], x["metadata"]) for x in lines] == [
+        (s["id"], s["messages"][-1]["content"], s["metadata"]) for s in source]  # in dataset order
+    assert all(x["schema"] == s["metadata"]["schema"] for x, s in zip(lines, source, strict=True))
+    assert all(0 < x["completion_tokens"] <= 12 and x["latency_s"] > 0 for x in lines)  # max_new_tokens: 12
     assert lines[0]["cost"] == pytest.approx(lines[0]["prompt_tokens"] / 1000 + 2 * lines[0]["completion_tokens"] / 1000)
     few_lines = [json.loads(x) for x in (run_dir / "predictions" / "few" / "test.jsonl").read_text().splitlines()]
     assert few_lines[0]["prompt_tokens"] > lines[0]["prompt_tokens"]  # the shots are in the prompt
@@ -73,7 +84,9 @@ def test_run_folder_contract_and_cache_hits(tmp_path: Path, tiny_model_dir: Path
     assert [s["id"] for s in scores] == [x["id"] for x in lines] and set(scores[0]) == {"id", "exact_match", "json_valid"}
     summary = json.loads((run_dir / "summary.json").read_text())
     entry = summary["candidates"]["zero"]["test"]["exact_match"]
-    assert set(entry) >= {"mean", "ci", "n"} and entry["n"] == 6
+    zero_scores = [json.loads(x)["exact_match"] for x in (run_dir / "scores" / "zero" / "test.jsonl").read_text().splitlines()]
+    assert entry["n"] == 6 and entry["mean"] == pytest.approx(sum(zero_scores) / 6)
+    assert entry["ci"] == pytest.approx(list(proportion_confint(sum(zero_scores), 6, method="wilson")), abs=1e-9)
 
     # same suite again: nothing generated, the backend is never called
     CALLS.clear()
@@ -92,7 +105,7 @@ def test_run_folder_contract_and_cache_hits(tmp_path: Path, tiny_model_dir: Path
     # changing generation settings is a different cache key
     suite4 = load_suite(write_suite(tmp_path, _suite_text(tiny_model_dir).replace("max_new_tokens: 12",
                                                                                    "max_new_tokens: 13")))
-    run_suite(suite4, ws, candidates=["zero"], limit=2, show_progress=False)
+    fourth = run_suite(suite4, ws, candidates=["zero"], limit=2, show_progress=False)
     assert CALLS == [2]
 
     from harness.store.runs import get_run, run_examples
@@ -100,7 +113,8 @@ def test_run_folder_contract_and_cache_hits(tmp_path: Path, tiny_model_dir: Path
     rows = run_examples(ws.engine, first.run_id)
     assert len(rows) == 18 and {r.candidate for r in rows} == {"zero", "few", "lora"}
     assert get_run(ws.engine, first.run_id).status == "completed"
-    assert get_run(ws.engine, "latest").id >= first.run_id
+    # "latest" is the most recently started run, even when several runs share the second their ids start with.
+    assert get_run(ws.engine, "latest").id == fourth.run_id
 
 
 class _CreatedBackend:
@@ -198,7 +212,8 @@ def test_metric_settings_built_once_recorded_and_reused_by_compare(tmp_path: Pat
     assert summary["tuned"]["test"]["test_prefix"]["mean"] == pytest.approx(6 / 8)  # "sales" 6 times in 8
     assert summary["base-zero"]["other"]["test_prefix"]["mean"] == 0.0
     entry = summary["tuned"]["test"]["test_prefix"]
-    assert entry["method"] == "wilson" and 0.0 <= entry["ci"][0] < entry["ci"][1] <= 1.0
+    assert entry["method"] == "wilson"
+    assert entry["ci"] == pytest.approx(list(proportion_confint(6, 8, method="wilson")), abs=1e-9)
     assert result.summary["skipped_metrics"] == []
     suite_json = json.loads((result.run_dir / "suite.json").read_text())
     assert suite_json["metrics"] == ["exact_match", {"test_prefix": {"prefix": "sal"}}]

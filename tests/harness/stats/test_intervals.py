@@ -59,11 +59,17 @@ def test_guards_return_error_codes() -> None:
 
 def test_mean_interval_auto_and_bounds() -> None:
     binary = mean_interval([1, 0, 1, None, 1], kind="binary")
-    assert binary.method == "wilson" and binary.n == 4
+    assert binary.method == "wilson" and binary.n == 4 and binary.estimate == 0.75
+    assert (binary.low, binary.high) == pytest.approx(proportion_confint(3, 4, method="wilson"), abs=1e-9)
     clipped = mean_interval([0.0, 1.0, 1.0], bounds=(0.0, 1.0))
-    assert clipped.method == "t" and clipped.low >= 0.0 and clipped.high == 1.0
+    # the t interval 2/3 +- t(0.975, 2) * sem = (-0.77, 2.10) is clipped to the metric's range
+    low, high = stats.t.interval(0.95, 2, loc=2 / 3, scale=stats.sem([0.0, 1.0, 1.0]))
+    assert low < 0.0 and high > 1.0
+    assert clipped.method == "t" and (clipped.low, clipped.estimate, clipped.high) == pytest.approx((0.0, 2 / 3, 1.0))
     assert mean_interval([0.1, 0.4], method="bca").error == "too_few_units"
-    assert mean_interval([0.1, 0.4, 0.3, 0.9], method="bca").method == "bca"
+    bca = mean_interval([0.1, 0.4, 0.3, 0.9], method="bca")
+    want = bca_interval([0.1, 0.4, 0.3, 0.9])
+    assert bca.method == "bca" and (bca.low, bca.high) == (want.low, want.high) and bca.estimate == pytest.approx(0.425)
 
 
 def test_wilson_coverage_by_simulation() -> None:

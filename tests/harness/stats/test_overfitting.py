@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.stats.overfitting import overfitting_signal, read_training_log
 
 
@@ -19,7 +21,10 @@ def test_flags_rising_validation_loss(tmp_path: Path) -> None:
     log.write_text("".join(json.dumps(x) + "\n" for x in lines))
     train, val = read_training_log(log)
     result = overfitting_signal(train, val)
-    assert result.flagged and result.best_step == 40 and result.train_change < 0
+    assert result.flagged and result.best_step == 40
+    # validation: best 1.5 at step 40, last 2.1 at step 100; training loss fell 1.4 -> 0.5 meanwhile
+    assert (result.best_val_loss, result.last_val_loss) == pytest.approx((1.5, 2.1))
+    assert result.train_change == pytest.approx(0.5 - 1.4)
     assert "keep the step 40 checkpoint" in result.describe()
 
 

@@ -34,9 +34,14 @@ def test_mcnemar_test_counts_and_direction() -> None:
     assert dict(result.extra) == {"a_only": 30, "b_only": 5, "both": 40, "neither": 25}
     assert result.diff == pytest.approx(0.25) and result.test == "mcnemar_chi2"
     assert result.p_value == pytest.approx(mcnemar([[40, 30], [5, 25]], exact=False, correction=False).pvalue, abs=1e-9)
+    # Agresti-Min: add 1/2 to each of the four cells (n + 2), then a Wald interval for p10 - p01
+    p10, p01, n_adj = 30.5 / 102, 5.5 / 102, 102
+    half = stats.norm.ppf(0.975) * np.sqrt((p10 + p01 - (p10 - p01) ** 2) / n_adj)
+    assert (result.ci_low, result.ci_high) == pytest.approx((p10 - p01 - half, p10 - p01 + half), abs=1e-12)
     assert 0 < result.ci_low < 0.25 < result.ci_high
     small = mcnemar_test([1, 1, 1, 0], [0, 0, 1, 0])
-    assert small.test == "mcnemar_exact"
+    # two discordant pairs, both for A: exact two-sided binomial p = 2 * 0.5**2
+    assert small.test == "mcnemar_exact" and small.p_value == pytest.approx(0.5, abs=1e-12)
 
 
 def test_mcnemar_guards() -> None:

@@ -44,7 +44,12 @@ def test_directions_and_ranking() -> None:
     ranks = [e for e in result.ranking if (e.dataset, e.metric) == ("test", "rougeL")]
     assert ranks[0].candidate == "better" and ranks[0].rank == 1
     assert not any(e.tied_with_best for e in ranks[1:])
-    assert ranks[0].interval.low < ranks[0].interval.estimate < ranks[0].interval.high
+    from scipy import stats
+
+    better = np.asarray(_scores(1)["better"][("test", "rougeL")])  # the same seed: the same scores
+    low, high = stats.t.interval(0.95, len(better) - 1, loc=better.mean(), scale=stats.sem(better))
+    interval = ranks[0].interval
+    assert (interval.low, interval.estimate, interval.high) == pytest.approx((low, better.mean(), high), abs=1e-9)
 
 
 def test_lower_is_better_and_all_pairs() -> None:
