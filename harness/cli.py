@@ -20,6 +20,7 @@ from harness.commands import data as data_commands
 from harness.commands import demo as demo_commands
 from harness.commands import eval as eval_commands
 from harness.commands import models as models_commands
+from harness.commands import review as review_commands
 from harness.commands import score as score_commands
 from harness.commands import train as train_commands
 
@@ -64,6 +65,7 @@ app.add_typer(models_commands.app, name="models")
 app.command("eval")(eval_commands.eval)
 app.command("score")(score_commands.score)
 app.command("compare")(compare_commands.compare)
+app.add_typer(review_commands.app, name="review")
 app.add_typer(ab_commands.app, name="ab")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,7 +33,40 @@ def compare(
     metrics = parse_metric_names(metric)
     candidates, used = load_sources(sources, ws.root, metrics or None)
     report = build_comparison(candidates, used, baseline=baseline, correction=correction, alpha=alpha, margin=margin)
+    human = human_results(ws, run_ids(candidates, ws.root))
     if json_output:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "human": [result.as_dict() for result in human]})
         return
-    render(report, console())
+    out = console()
+    render(report, out)
+    if human:
+        from harness.review.results import render_results
+
+        out.rule("human review")
+        for result in human:
+            render_results(result, out)
+
+
+def run_ids(candidates, workspace_root: Path) -> list[str]:
+    """Return the ids of the workspace runs the compared candidates come from (``RUN:candidate`` sources),
+    each once in order; predictions files give none."""
+    runs = Path(workspace_root) / "runs"
+    found: list[str] = []
+    for cand in candidates:
+        run, sep, _name = str(cand.source).rpartition(":")
+        if sep and (runs / run).is_dir() and run not in found:
+            found.append(run)
+    return found
+
+
+def human_results(ws, runs: list[str]) -> list:  # -> list[harness.review.results.ReviewResults]
+    """Return the review results of every batch enqueued from ``runs`` (``[]`` when none, and without
+    creating a database in a workspace that has none)."""
+    if not runs:
+        return []
+    url = str(ws.database_url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    from harness.review.results import results_for_run
+
+    return [result for run in runs for result in results_for_run(ws.engine, run)]

@@ -13,7 +13,7 @@ def demo(
     workspace: WorkspaceOption = None,
     stage: Annotated[
         list[str] | None,
-        typer.Option("--stage", help="Run only this stage (repeatable): data, train, eval, compare, ab."),
+        typer.Option("--stage", help="Run only this stage (repeatable): data, train, eval, compare, review, ab."),
     ] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Smaller sizes everywhere (used by the tests).")] = False,
 ) -> None:

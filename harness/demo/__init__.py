@@ -14,12 +14,13 @@ from typing import Any
 from harness.demo.context import DemoContext, SplitFiles
 from harness.workspace import Workspace
 
-# Order matters: data -> train -> evaluate -> compare -> A/B. (name, module under harness.demo)
+# Order matters: data -> train -> evaluate -> compare -> human review -> A/B. (name, module under harness.demo)
 STAGES: list[tuple[str, str]] = [
     ("data", "harness.demo.data"),
     ("train", "harness.demo.train"),
     ("eval", "harness.demo.eval"),
     ("compare", "harness.demo.compare"),
+    ("review", "harness.demo.review"),
     ("ab", "harness.demo.ab"),
 ]
 

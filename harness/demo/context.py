@@ -19,6 +19,7 @@ class DemoContext:
     ``splits`` (data stage): the split files per set. ``models`` and ``base_model`` (train stage): the
     trained candidates by name and the resolved local folder of their base model. ``run_id`` (eval
     stage): the evaluation run. ``comparison`` (compare stage): the comparison report as a dict.
+    ``review`` (review stage): the human review results as dicts by batch kind (``pairwise``, ``rubric``).
     ``ab_report`` (A/B stage): the analysis report as a dict. ``summary``: the closing lines.
     """
 
@@ -31,6 +32,7 @@ class DemoContext:
     base_model: str | None = None
     run_id: str | None = None
     comparison: dict[str, Any] | None = None
+    review: dict[str, Any] | None = None
     ab_report: dict[str, Any] | None = None
     summary: list[tuple[str, str]] = field(default_factory=list)
 

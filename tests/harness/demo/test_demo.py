@@ -12,7 +12,7 @@ from harness.demo import STAGES, stage_names
 
 
 def test_stages_in_order_each_a_module_with_a_stage_function() -> None:
-    assert stage_names() == ["data", "train", "eval", "compare", "ab"]
+    assert stage_names() == ["data", "train", "eval", "compare", "review", "ab"]
     for name, module in STAGES:
         assert module == f"harness.demo.{name}"
         assert callable(importlib.import_module(module).stage)
@@ -31,6 +31,8 @@ def _check_demo_output(result, workspace: Path) -> None:
     candidates = set(summary["candidates"])
     assert {"base-zero-shot", "base-few-shot", "lora-extract"} <= candidates
     assert (workspace / "demo" / "comparison.json").exists()
+    assert "human review: 3 simulated reviewers: win rate of lora-extract over" in " ".join(out.split())
+    assert set(json.loads((workspace / "demo" / "review.json").read_text())) == {"pairwise", "rubric"}
 
 
 def test_demo_fast_runs_every_stage(cli, workspace_dir: Path) -> None:

@@ -41,9 +41,11 @@ def _revision(db: Path) -> str | None:
 
 
 def _schema(db: Path) -> dict[tuple[str, str], str]:
-    """Every table and index of a SQLite file as its CREATE statement (the version table left out)."""
+    """Every baseline table and index of a SQLite file as its CREATE statement (the version table and the
+    tables of later revisions, such as the review queue's ``review_*``, left out)."""
     with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name != ?", (VERSION_TABLE,))
+        rows = con.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name != ? "
+                           "AND tbl_name NOT LIKE 'review\\_%' ESCAPE '\\'", (VERSION_TABLE,))
         return {(kind, name): sql for kind, name, sql in rows}
 
 
@@ -200,30 +202,62 @@ def test_processes_opening_one_old_workspace_together(tmp_path: Path) -> None:
 
 
 def test_a_later_revision_upgrades_a_versioned_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A workspace at an older known revision gets the newer revisions, its rows kept (a synthetic 0002)."""
+    """A workspace at an older known revision gets the newer revisions, its rows kept (a synthetic one after HEAD)."""
     import harness.store.migrations as migrations
 
+    later = f"{int(HEAD) + 1:04d}"
     scripts = tmp_path / "migrations"
     shutil.copytree(Path(migrations.__file__).parent, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_add_priority.py").write_text(
-        'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "0002"\ndown_revision = "0001"\n'
+    (scripts / "versions" / f"{later}_add_priority.py").write_text(
+        f'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "{later}"\ndown_revision = "{HEAD}"\n'
         "branch_labels = depends_on = None\n\n\ndef upgrade():\n"
         '    with op.batch_alter_table("eval_runs") as batch:\n'
         '        batch.add_column(sa.Column("priority", sa.Integer(), nullable=True))\n')
     root = _old_workspace(tmp_path)
-    Workspace.open(root).engine.dispose()  # now at 0001
+    Workspace.open(root).engine.dispose()  # now at HEAD
     original = migrations.alembic_config
 
-    def config_with_0002(connection=None):  # type: ignore[no-untyped-def]
+    def config_with_later(connection=None):  # type: ignore[no-untyped-def]
         config = original(connection)
         config.set_main_option("script_location", str(scripts))
         return config
 
-    monkeypatch.setattr(migrations, "alembic_config", config_with_0002)
-    monkeypatch.setattr(migrations, "HEAD", "0002")
+    monkeypatch.setattr(migrations, "alembic_config", config_with_later)
+    monkeypatch.setattr(migrations, "HEAD", later)
     engine = create_engine_for(f"sqlite:///{root / 'harness.db'}")
     with engine.connect() as conn:
-        assert current_revision(conn) == "0002"
+        assert current_revision(conn) == later
         assert conn.execute(text("SELECT count(priority), count(*) FROM eval_runs")).one() == (0, 3)
     assert table_counts(engine) == EXPECTED_COUNTS
     engine.dispose()
+
+
+def test_workspace_at_the_baseline_gets_the_review_tables(tmp_path: Path) -> None:
+    """A workspace made before review queues (pre-migration or at 0001) gets their tables, and they work."""
+    from alembic import command
+
+    from harness.review import DEFAULT_RUBRIC, create_batch, next_item, submit
+
+    root = _old_workspace(tmp_path)
+    engine = create_engine(f"sqlite:///{root / 'harness.db'}")
+    with engine.begin() as conn:  # stamped at the baseline, as harness before issue 12 left it
+        command.upgrade(alembic_config(conn), BASELINE)
+        assert "review_items" not in {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
+    engine.dispose()
+    ws = Workspace.open(root)
+    with ws.engine.connect() as conn:
+        assert current_revision(conn) == HEAD
+        tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
+    assert {"review_batches", "review_items", "review_assignments", "review_labels"} <= tables
+    assert table_counts(ws.engine) == EXPECTED_COUNTS
+    batch = create_batch(ws.engine, run_id="20240101-000000-smoke", dataset="test", kind="rubric", strategy="random",
+                         overlap=1, candidates=("base",), rubric=DEFAULT_RUBRIC,
+                         items=[{"example_id": "ex-0", "messages": [], "reference": "r", "candidates": ["base"],
+                                 "outputs": ["o"]}])
+    task = next_item(ws.engine, batch.id, "ana")
+    assert task is not None and task.item_id == f"{batch.id}-0"
+    label = submit(ws.engine, task.item_id, "ana", {"helpfulness": 3, "policy_compliance": "yes",
+                                                    "factual_accuracy": "no", "tone_appropriate": "y"})
+    assert label.values == {"helpfulness": 3, "policy_compliance": True, "factual_accuracy": False,
+                            "tone_appropriate": True}
+    ws.close()
