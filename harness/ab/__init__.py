@@ -12,6 +12,8 @@
 - :mod:`harness.ab.analysis` / :mod:`harness.ab.decision`: SRM, effects, corrections, guardrails,
   then ``ship`` / ``rollback`` / ``keep_running`` with reasons.
 - :mod:`harness.ab.plan`: units and days for a minimum detectable effect (math in :mod:`harness.stats.power`).
+- :mod:`harness.ab.group_sequential`: the analysis of a planned experiment, look by look (boundaries in
+  :mod:`harness.stats.group_sequential`; plans and looks stored by :mod:`harness.store.ab_plans`).
 - :mod:`harness.ab.simulate`: realistic simulated experiments (store or file).
 
 The statistics themselves are pure functions in :mod:`harness.stats` (``srm``, ``effects``,

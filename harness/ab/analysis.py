@@ -11,6 +11,14 @@ import math
 from dataclasses import dataclass, field
 
 from harness.ab.config import AnalysisConfig, MetricSpec
+from harness.ab.group_sequential import (
+    GsLook,
+    GsResult,
+    adjusted_p_value,
+    compare_at_boundary,
+    crossed,
+    look_boundary,
+)
 from harness.ab.metric_types import metric_types
 from harness.ab.sums import ExperimentData
 from harness.errors import DataError
@@ -88,6 +96,15 @@ class AnalysisResult:
     days: float | None = None
     units_per_day: float | None = None
     notes: list[str] = field(default_factory=list)
+    group_sequential: GsResult | None = None
+    method_reason: str = ""
+
+    @property
+    def method(self) -> str:
+        """``group_sequential`` under a plan, else ``sequential`` (always-valid) or ``fixed``."""
+        if self.group_sequential is not None:
+            return "group_sequential"
+        return "sequential" if self.config.sequential else "fixed"
 
     def primary(self) -> list[MetricResult]:
         """The primary metric's results (one per treatment)."""
@@ -108,7 +125,9 @@ class AnalysisResult:
                     "expected": dict(zip(self.variants, self.srm.expected, strict=False))},
             "alpha": self.config.alpha,
             "correction": self.config.correction,
-            "method": "sequential" if self.config.sequential else "fixed",
+            "method": self.method,
+            "method_reason": self.method_reason,
+            "group_sequential": self.group_sequential.to_dict() if self.group_sequential else None,
             "primary_metric": self.config.primary_metric(),
             "metrics": [m.to_dict() for m in self.metrics],
             "notes": self.notes,
@@ -173,8 +192,15 @@ def guardrail_status(spec: MetricSpec, effect: EffectResult, control_mean: float
     return "inconclusive"
 
 
-def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
-    """Return the SRM check and every metric's effect for every treatment against the control."""
+def analyze(data: ExperimentData, config: AnalysisConfig, look: GsLook | None = None,
+            method_reason: str | None = None) -> AnalysisResult:
+    """Return the SRM check and every metric's effect for every treatment against the control.
+
+    With a ``look`` (a planned horizon, :mod:`harness.ab.group_sequential`) the primary metric's
+    comparisons are read at the group-sequential boundary of that look and left out of the
+    correction across metrics; the other metrics keep ``config``'s method. ``method_reason`` says
+    why the method was chosen (a default sentence when ``None``).
+    """
     variants = list(data.units)
     if len(variants) < 2:
         found = f"only variant {variants[0]!r}" if variants else "no variants"
@@ -187,7 +213,8 @@ def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
                     threshold=config.srm_threshold)
     treatments = [v for v in variants if v != control]
     seq = SequentialConfig(config.tuning_units) if config.sequential else None
-    notes: list[str] = []
+    gs = _gs_result(look, config, len(treatments)) if look is not None else None
+    notes: list[str] = list(look.notes) if look is not None else []
     raw: list[tuple[MetricSpec, str, dict[str, ArmEstimate], EffectResult, float | None]] = []
     for spec in config.metrics:
         cuped = bool(config.cuped_covariate) and spec.metric_type.supports_cuped
@@ -196,26 +223,60 @@ def analyze(data: ExperimentData, config: AnalysisConfig) -> AnalysisResult:
             notes.append(f"{spec.name}: no covariate variance, CUPED not applied")
         for t in treatments:
             c_arm, t_arm = arms[control], arms[t]
-            effect = (compare_arms_sequential(c_arm, t_arm, alpha=config.alpha, config=seq) if seq
-                      else compare_arms(c_arm, t_arm, alpha=config.alpha))
+            if gs is not None and spec.name == gs.metric:
+                effect = compare_at_boundary(c_arm, t_arm, gs.boundary)
+            elif seq:
+                effect = compare_arms_sequential(c_arm, t_arm, alpha=config.alpha, config=seq)
+            else:
+                effect = compare_arms(c_arm, t_arm, alpha=config.alpha)
             raw.append((spec, t, {control: c_arm, t: t_arm}, effect, theta))
     if config.cuped_covariate:
         skipped = [s.name for s in config.metrics if not s.metric_type.supports_cuped]
         if skipped:
             adjusted_types = [t.name for t in metric_types() if t.supports_cuped]
             notes.append(f"CUPED adjusts {_and(adjusted_types)} metrics; not applied to {', '.join(skipped)}")
-    adjusted = adjust_p_values([r[3].absolute.p_value for r in raw], config.correction)
+    on_boundary = [gs is not None and r[0].name == gs.metric for r in raw]
+    family = [r[3].absolute.p_value for r, b in zip(raw, on_boundary, strict=True) if not b]
+    rest = iter(adjust_p_values(family, config.correction) if family else [])
     results = []
-    for (spec, t, arms, effect, theta), p_adj in zip(raw, adjusted, strict=True):
-        significant = bool(math.isfinite(p_adj) and p_adj < config.alpha)
+    for (spec, t, arms, effect, theta), boundary_metric in zip(raw, on_boundary, strict=True):
+        if gs is not None and boundary_metric:
+            significant = crossed(effect)
+            p_adj = adjusted_p_value(effect.absolute.p_value, gs.comparisons, significant, gs.look.plan.alpha)
+        else:
+            p_adj = next(rest)
+            significant = bool(math.isfinite(p_adj) and p_adj < config.alpha)
         ctbc = chance_to_beat_control(arms[control], arms[t], higher_is_better=spec.higher_is_better)
         status = guardrail_status(spec, effect, arms[control].mean) if spec.role == "guardrail" else None
         results.append(MetricResult(spec, control, t, arms, effect, p_adj, significant, ctbc, status, theta))
     if config.sequential:
-        notes.append(f"always-valid intervals (normal-mixture confidence sequence tuned for "
+        which = "" if gs is None else "other metrics: "
+        notes.append(f"{which}always-valid intervals (normal-mixture confidence sequence tuned for "
                      f"{config.tuning_units:g} units): safe to look at any time")
+    if gs is not None:
+        reason = gs.reason()
+        if gs.metric is None:
+            notes.append("no primary metric: the group-sequential boundary applies to nothing")
+        elif gs.comparisons > 1:
+            notes.append(f"the boundary's alpha {gs.look.plan.alpha:g} is split between the {gs.comparisons} "
+                         f"treatments of {gs.metric} (Bonferroni)")
+        if config.alpha != gs.look.plan.alpha:
+            notes.append(f"the plan's alpha {gs.look.plan.alpha:g} is used for {gs.metric}; alpha "
+                         f"{config.alpha:g} for the other metrics")
+    elif config.sequential:
+        reason = "always-valid (no planned horizon: pass --planned-units or record a plan with harness ab plan " \
+                 "--experiment for a group-sequential analysis)"
+    else:
+        reason = "fixed-horizon (asked for): valid only when analysed once, at the planned sample"
     return AnalysisResult(data.source, control, dict(data.units), weights, srm, results, config,
-                          data.days, data.units_per_day, notes)
+                          data.days, data.units_per_day, notes, gs, method_reason or reason)
+
+
+def _gs_result(look: GsLook, config: AnalysisConfig, comparisons: int) -> GsResult:
+    """The boundary of ``look`` for the primary metric's ``comparisons`` (one per treatment)."""
+    metric = config.primary_metric()
+    return GsResult(look, look_boundary(look, comparisons), metric, comparisons,
+                    "sequential" if config.sequential else "fixed")
 
 
 def _and(words: list[str]) -> str:

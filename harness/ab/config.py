@@ -18,6 +18,8 @@ from harness.errors import ConfigError
 ROLES = ("primary", "secondary", "guardrail")
 CORRECTIONS = ("holm", "bh", "bonferroni", "none")
 AGGREGATES = ("sum", "mean", "max")
+#: Alpha-spending functions of a group-sequential analysis (:mod:`harness.stats.group_sequential`).
+SPENDING = ("obrien-fleming", "pocock")
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class AnalysisConfig:
     srm_threshold: float = 0.001
     min_days: int = 7
     guardrails: dict[str, float] | None = None  # name -> margin; marks those metrics as guardrails
+    planned_units: float | None = None  # a horizon (units across all variants): group-sequential analysis
+    spending: str | None = None  # obrien-fleming (default) or pocock, for a group-sequential analysis
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
@@ -98,6 +102,11 @@ class AnalysisConfig:
             raise ConfigError(f"alpha must be in (0, 0.5), got {self.alpha}")
         if self.weights is not None and any(not w > 0 for w in self.weights.values()):
             raise ConfigError(f"weights must all be > 0, got {self.weights}", hint="e.g. --weights control=0.5,treatment=0.5")
+        if self.planned_units is not None and not self.planned_units > 0:
+            raise ConfigError(f"planned_units must be > 0 (units across all variants), got {self.planned_units}",
+                              hint="e.g. --planned-units 20000, the total_units of harness ab plan")
+        if self.spending is not None and self.spending not in SPENDING:
+            raise ConfigError(f"unknown spending function {self.spending!r}", hint=f"use one of {', '.join(SPENDING)}")
         names = [m.name for m in self.metrics]
         dup = {n for n in names if names.count(n) > 1}
         if dup:

@@ -91,7 +91,9 @@ def decide(result: AnalysisResult) -> Decision:
     for m in not_ok:
         reasons.append(f"guardrail {m.spec.name} not yet shown within its {m.spec.margin:.0%} margin: {_fmt_rel(m)}")
     needed = days_still_needed(result)
-    if needed is not None and needed > 0:
+    if result.group_sequential is not None:
+        reasons.append(_plan_progress(result, needed, bool(wins)))
+    elif needed is not None and needed > 0:
         reasons.append(f"about {needed:g} more day(s) at the observed traffic to detect a {cfg.mde:.0%} change "
                        f"on {cfg.primary_metric()} with {cfg.power:.0%} power")
     elif needed == 0:
@@ -99,3 +101,23 @@ def decide(result: AnalysisResult) -> Decision:
                        "the true effect is probably smaller; stop, or keep running only if a smaller "
                        "effect matters")
     return Decision("keep_running", reasons, needed)
+
+
+def _plan_progress(result: AnalysisResult, needed: float | None, primary_won: bool) -> str:
+    """Where a group-sequential experiment stands against its plan (the "keep running" reason)."""
+    gs = result.group_sequential
+    assert gs is not None
+    look, plan = gs.look, gs.look.plan
+    where = (f"look {look.index}, {look.units:,} of {plan.planned_units:,.0f} planned units (information fraction "
+             f"{look.fraction:.2f}), boundary |z| > {gs.z:.3g}")
+    if primary_won:
+        return (f"the primary metric crossed the boundary ({where}); keep running until the guardrails are shown "
+                "within their margins (their intervals narrow as data comes in)")
+    if look.fraction >= 1:
+        return (f"the planned sample is reached ({where}) and the boundary was not crossed: the effect is probably "
+                "smaller than planned for; stop, or make a new plan if a smaller effect matters")
+    if needed is None:
+        return f"{where}; days still needed unknown (no traffic rate observed or planned)"
+    trend = ("the boundary falls at each look, to near the fixed-horizon value at the planned end"
+             if plan.spending == "obrien-fleming" else "the boundary stays about the same at every look")
+    return f"about {needed:g} more day(s) to reach the planned units ({where}); {trend}"

@@ -11,6 +11,7 @@ from dataclasses import asdict
 
 from harness.ab.analysis import AnalysisResult, MetricResult
 from harness.ab.config import AnalysisConfig
+from harness.ab.group_sequential import days_to_plan_end
 from harness.errors import DataError
 from harness.stats.power import PowerPlan, plan_units, sequential_inflation
 
@@ -59,8 +60,13 @@ def observed_inputs(result: AnalysisResult) -> tuple[str, float, float | None, f
 
 
 def days_still_needed(result: AnalysisResult) -> float | None:
-    """Days until the primary metric can detect the configured MDE at the observed traffic (None if unknown)."""
+    """Days until the primary metric can detect the configured MDE at the observed traffic (None if unknown).
+
+    Under a plan (a group-sequential analysis): days until the planned units are reached.
+    """
     cfg = result.config
+    if result.group_sequential is not None:  # under a plan: until the planned units are reached
+        return days_to_plan_end(result.group_sequential, result.days, result.units_per_day, cfg.min_days)
     primary = result.primary()
     if not primary or not result.units_per_day:
         return None

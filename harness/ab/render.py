@@ -28,6 +28,11 @@ def print_analysis(report: dict, console: Any) -> None:
     srm_text = "[bold red]MISMATCH[/]" if srm["flag"] else "[green]ok[/]"
     console.print(f"sample ratio: {srm_text} (chi-square p = {_num(srm['p_value'], '.3g')}); "
                   f"{report['method']} intervals, alpha {report['alpha']}, {report['correction']} correction")
+    if report.get("method_reason"):
+        console.print(f"method: {report['method_reason']}")
+    gs = report.get("group_sequential")
+    if gs:
+        _print_look(gs, console)
     table = Table(show_lines=False, pad_edge=False)
     for col in ("metric", "variant", "control -> treatment", "relative effect [95% CI]", "adj. p", "P(beat)", "status"):
         table.add_column(col, justify="left" if col in ("metric", "variant", "status") else "right")
@@ -60,6 +65,21 @@ def print_analysis(report: dict, console: Any) -> None:
         console.print(f"[dim]note: {note}[/]")
 
 
+def _print_look(gs: dict, console: Any) -> None:
+    """Print the look, its information fraction and the boundary the primary metric is read at."""
+    if gs["looks_stored"]:
+        look = f"look {gs['look']}" + (" (recorded)" if gs["new_look"] else " (already taken: not added again)")
+    else:
+        look = "a single look (not stored)"
+    z = gs["boundary_z"]
+    bound = (f"boundary |z| > {z:.3f} (nominal p < {_num(gs['nominal_alpha'], '.2g')}, alpha spent "
+             f"{_num(gs['alpha_spent'], '.3g')} of {_num(gs['comparison_alpha'], 'g')})" if z is not None
+             else "no alpha left at this look")
+    console.print(f"{look}: information fraction [bold]{gs['information_fraction']:.3f}[/] ({gs['units']:,} of "
+                  f"{gs['planned_units']:,.0f} planned units); {bound} on {gs['applies_to']}; other metrics: "
+                  f"{'always-valid' if gs['other_metrics_method'] == 'sequential' else 'fixed-horizon'}")
+
+
 def print_plan(plan: dict, console: Any) -> None:
     """Print the units per variant, the total, and the days at the given traffic."""
     from rich.table import Table
@@ -77,5 +97,15 @@ def print_plan(plan: dict, console: Any) -> None:
         console.print(f"days at {plan['units_per_day']:,.0f} units/day: [bold]{plan['days']}[/] fixed horizon, "
                       f"{plan['days_sequential']} sequential")
     console.print(f"[dim]sequential: analyse with --tuning-units {plan['tuning_units']}[/]")
+    gs = plan.get("group_sequential")
+    if gs and gs["stored"]:
+        console.print(f"plan recorded on experiment [bold]{gs['experiment']}[/]: {gs['planned_units']:,} units"
+                      + (f" over {gs['planned_days']:g} days" if gs.get("planned_days") else "")
+                      + f", looks {gs['looks']}, {gs['spending']} spending, alpha {gs['alpha']:g}, primary "
+                      f"{gs['primary_metric']}; [bold]{gs['analyse_with']}[/] now analyses it group-sequentially "
+                      "(each analysis is a stored look)")
+    elif gs:
+        console.print(f"[dim]group-sequential (daily looks keep almost all the power): analyse with --planned-units "
+                      f"{gs['planned_units']}, or record the plan with --experiment[/]")
     for w in plan.get("warnings", []):
         console.print(f"[yellow]warning:[/] {w}")

@@ -24,6 +24,8 @@ MetricOpt = Annotated[list[str] | None, typer.Option(
     "cost_per_request:ratio:cost/requests, latency_p95:p95:latency_s. Repeatable.")]
 PrimaryOpt = Annotated[str | None, typer.Option("--primary", help="Primary metric (default: the first).")]
 AlphaOpt = Annotated[float | None, typer.Option("--alpha", help="Significance level (default 0.05).")]
+SpendingOpt = Annotated[str | None, typer.Option(
+    "--spending", help="Alpha spending of a group-sequential analysis: obrien-fleming (default) or pocock.")]
 
 
 def _config(config_file: Path | None, **flags):  # -> AnalysisConfig
@@ -41,11 +43,11 @@ def _one_source(experiment: str | None, events: Path | None, summary: Path | Non
         raise ConfigError("give exactly one input: --experiment NAME, --events FILE or --summary FILE")
 
 
-def _analyze(workspace, experiment, events, summary, config):  # -> (result, decision)
+def _analyze(workspace, experiment, events, summary, config, *, use_plan: bool = True):  # -> (result, decision)
     from harness.ab import api
 
     if experiment is not None:
-        return api.analyze_experiment(open_workspace(workspace).engine, experiment, config)
+        return api.analyze_experiment(open_workspace(workspace).engine, experiment, config, use_plan=use_plan)
     if events is not None:
         return api.analyze_events_file(events, config)
     return api.analyze_summary(summary, config)
@@ -65,8 +67,13 @@ def analyze(
         "--guardrail", help="[+]NAME[:MARGIN]: a guardrail metric with a relative non-inferiority margin "
         "(lower is better; '+' for higher is better). Repeatable.")] = None,
     correction: Annotated[str | None, typer.Option("--correction", help="holm (default), bh, bonferroni or none across metrics.")] = None,
-    sequential: Annotated[bool | None, typer.Option("--sequential/--fixed-horizon",
-                                                    help="Always-valid intervals (default) or fixed-horizon tests.")] = None,
+    sequential: Annotated[bool | None, typer.Option(
+        "--sequential/--fixed-horizon", help="Always-valid intervals (the default without a plan) or fixed-horizon "
+        "tests; either one sets a stored plan aside.")] = None,
+    planned_units: Annotated[float | None, typer.Option(
+        "--planned-units", help="Planned units across all variants: analyse the primary metric group-sequentially "
+        "(the default when the experiment has a plan from harness ab plan --experiment).")] = None,
+    spending: SpendingOpt = None,
     tuning_units: Annotated[float | None, typer.Option("--tuning-units", help="Units the confidence sequence is "
                                                        "tuned for (default 5000; use the planned sample).")] = None,
     cuped: Annotated[str | None, typer.Option("--cuped", help="Pre-period covariate column for CUPED.")] = None,
@@ -75,18 +82,27 @@ def analyze(
     workspace: WorkspaceOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Analyse an experiment: SRM, effects with intervals, guardrails, and a ship/rollback/keep_running decision."""
+    """Analyse an experiment: SRM, effects with intervals, guardrails, and a ship/rollback/keep_running decision.
+
+    Method: group-sequential on the primary metric under a plan (--planned-units, or the experiment's
+    stored plan: each analysis is a look, stored); otherwise always-valid intervals (--fixed-horizon for
+    a single analysis at the planned sample).
+    """
     from harness.ab.api import to_report
     from harness.ab.config import parse_guardrail_flag, parse_metric_flag, parse_weights
+    from harness.errors import ConfigError
 
     _one_source(experiment, events, summary)
+    if planned_units is not None and sequential is not None:
+        raise ConfigError("--planned-units asks for a group-sequential analysis; it cannot be combined with "
+                          f"--{'sequential' if sequential else 'fixed-horizon'}", hint="drop one of them")
     config = _config(
         config_file, control=control, weights=parse_weights(weights) if weights else None,
         metrics=tuple(parse_metric_flag(m) for m in metric) if metric else None, primary=primary,
         guardrails=dict(parse_guardrail_flag(g) for g in guardrail) if guardrail else None,
         correction=correction, sequential=sequential, tuning_units=tuning_units, cuped_covariate=cuped,
-        alpha=alpha, mde=mde)
-    result, decision = _analyze(workspace, experiment, events, summary, config)
+        alpha=alpha, mde=mde, planned_units=planned_units, spending=spending)
+    result, decision = _analyze(workspace, experiment, events, summary, config, use_plan=sequential is None)
     report = to_report(result, decision)
     if json_out:
         print_json(report)
@@ -113,10 +129,19 @@ def plan(
     config_file: ConfigOpt = None,
     metric: MetricOpt = None,
     primary: PrimaryOpt = None,
+    looks: Annotated[str, typer.Option("--looks", help="How often the experiment is analysed under the plan: "
+                                        "daily, or a number of looks.")] = "daily",
+    spending: SpendingOpt = None,
+    replace_plan: Annotated[bool, typer.Option("--replace-plan", help="Replace a stored plan whose looks were "
+                                               "already taken (its looks are discarded).")] = False,
     workspace: WorkspaceOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Units needed to detect an MDE and how many days that takes (never fewer than 7 full days)."""
+    """Units needed to detect an MDE and how many days that takes (never fewer than 7 full days).
+
+    With --experiment the plan is recorded on the experiment: harness ab analyze --experiment then
+    analyses its primary metric group-sequentially, one look per analysis.
+    """
     from harness.ab.config import parse_metric_flag, parse_weights
     from harness.ab.plan import observed_inputs
     from harness.ab.plan import plan as make_plan
@@ -126,13 +151,17 @@ def plan(
     _one_source(experiment, events, summary, required=False)
     if metric_type not in PLAN_KINDS:
         raise ConfigError(f"--type {metric_type!r}: use {' or '.join(PLAN_KINDS)}")
+    looks = _looks(looks)
     config = _config(config_file, alpha=alpha, power=power, control=control,
                      weights=parse_weights(weights) if weights else None,
-                     metrics=tuple(parse_metric_flag(m) for m in metric) if metric else None, primary=primary)
+                     metrics=tuple(parse_metric_flag(m) for m in metric) if metric else None, primary=primary,
+                     spending=spending)
     split = config.weights
     ctrl = config.control or (next(iter(split)) if split else "control")
-    if experiment or events or summary:
-        result, _ = _analyze(workspace, experiment, events, summary, config)
+    primary_name = config.primary_metric()
+    if experiment or events or summary:  # observe the inputs; a stored plan must not make this a look
+        result, _ = _analyze(workspace, experiment, events, summary, config, use_plan=False)
+        primary_name = result.config.primary_metric()
         kind, obs_baseline, obs_sd, obs_upd = observed_inputs(result)
         metric_type = metric_type if baseline is not None else kind
         baseline = baseline if baseline is not None else obs_baseline
@@ -144,12 +173,42 @@ def plan(
         raise ConfigError("--baseline is required without an --experiment, --events or --summary to observe it")
     _, out = make_plan(metric_type, baseline, mde, sd=sd, config=config, units_per_day=units_per_day,
                        weights=split, control=ctrl)
+    out["group_sequential"] = _record_plan(workspace, experiment, out, config, looks, primary_name, replace_plan)
     if json_out:
         print_json(out)
         return
     from harness.ab.render import print_plan
 
     print_plan(out, console())
+
+
+def _looks(text: str) -> str:
+    """``daily`` or a positive whole number of looks (as text, as stored)."""
+    from harness.errors import ConfigError
+
+    value = text.strip().lower()
+    if value == "daily" or (value.isdigit() and int(value) > 0):
+        return value
+    raise ConfigError(f"--looks {text!r}: use daily or a number of looks", hint="e.g. --looks daily or --looks 5")
+
+
+def _record_plan(workspace, experiment, out: dict, config, looks: str, primary: str | None, replace: bool) -> dict:
+    """Store the plan on ``experiment`` (when given); returns the ``group_sequential`` entry of the plan output."""
+    from harness.ab.api import DEFAULT_SPENDING
+
+    entry = {"planned_units": out["total_units"], "planned_days": out.get("days"), "looks": looks,
+             "alpha": config.alpha, "spending": config.spending or DEFAULT_SPENDING, "primary_metric": primary,
+             "mde": out["mde"], "stored": False, "experiment": experiment}
+    if experiment is None:
+        entry["analyse_with"] = f"harness ab analyze ... --planned-units {out['total_units']}"
+        return entry
+    from harness.store.ab_plans import save_plan
+
+    info = save_plan(open_workspace(workspace).engine, experiment, planned_units=out["total_units"],
+                     planned_days=out.get("days"), units_per_day=out.get("units_per_day"), looks=looks,
+                     alpha=config.alpha, spending=entry["spending"], primary_metric=primary, mde=out["mde"],
+                     replace=replace)
+    return {**info.to_dict(), "stored": True, "analyse_with": f"harness ab analyze --experiment {experiment}"}
 
 
 @app.command("simulate")

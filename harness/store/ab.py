@@ -200,7 +200,7 @@ def delete_experiment(engine: Engine, name: str) -> bool:
     if info is None:
         return False
     with engine.begin() as conn:
-        for table in ("ab_events", "ab_units", "ab_variants"):
+        for table in ("ab_looks", "ab_plans", "ab_events", "ab_units", "ab_variants"):
             conn.execute(text(f"DELETE FROM {table} WHERE experiment_id = :e"), {"e": info.id})
         conn.execute(text("DELETE FROM ab_experiments WHERE id = :e"), {"e": info.id})
     return True
