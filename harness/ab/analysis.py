@@ -175,12 +175,16 @@ def guardrail_status(spec: MetricSpec, effect: EffectResult, control_mean: float
 
     Works on the relative change (margins are relative, e.g. 0.05 = 5% worse): harm = change in the bad
     direction. ``harmed`` when the whole interval of harm lies above the margin (margin 0: a
-    significant deterioration); ``pass`` when the whole interval lies below it.
+    significant deterioration); ``pass`` when the whole interval lies below it. With a control mean of
+    0 (a rate the control never shows, such as fallbacks) any significant harm is ``harmed``.
     """
     rel = effect.relative
     lo, hi = rel.ci
     if not (math.isfinite(lo) and math.isfinite(hi)):
         a = effect.absolute
+        if math.isfinite(a.ci[0]) and control_mean == 0:  # e.g. a fallback rate the control never shows:
+            harm_lo, harm_hi = a.ci if not spec.higher_is_better else (-a.ci[1], -a.ci[0])  # any harm is
+            return "harmed" if harm_lo > 0 else "pass" if harm_hi <= 0 else "inconclusive"  # beyond a margin
         if not (math.isfinite(a.ci[0]) and control_mean):
             return "inconclusive"
         lo, hi = a.ci[0] / abs(control_mean), a.ci[1] / abs(control_mean)

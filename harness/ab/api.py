@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.ab.analysis import AnalysisResult, analyze
-from harness.ab.config import AnalysisConfig, config_from_dict, default_store_metrics
+from harness.ab.config import AnalysisConfig, config_from_dict
 from harness.ab.decision import Decision, decide
 from harness.ab.group_sequential import GsLook, GsPlan, locate_look
 from harness.errors import ConfigError
@@ -41,16 +41,16 @@ def analyze_experiment(engine: Engine, name: str, config: AnalysisConfig | None 
     ``use_plan=False`` (an explicit ``--sequential``/``--fixed-horizon``) ignores any plan and records nothing.
     """
     from harness.ab.collect import collect
-    from harness.ab.store_source import StoreSource
+    from harness.ab.gateway_source import default_metrics_for, open_event_source
     from harness.store.ab_plans import add_look, get_plan, list_looks
 
-    source = StoreSource(engine, name)
+    source = open_event_source(engine, name)  # the gateway's requests when it logged any, else the events
     config = config or AnalysisConfig()
     stored = source.info.config
     if stored and not config.metrics:
         base = config_from_dict(stored, source=f"experiment {name!r} config")
         config = replace(config, metrics=base.metrics, primary=config.primary or base.primary)
-    config = replace(config, metrics=config.metrics or default_store_metrics(),
+    config = replace(config, metrics=config.metrics or default_metrics_for(source),
                      control=config.control or source.info.control, weights=config.weights or source.info.weights)
     stored_plan = get_plan(engine, name)
     plan, reason = _experiment_plan(name, config, stored_plan, use_plan)

@@ -267,3 +267,21 @@ def list_experiments(workspace: WorkspaceOption = None, json_out: JsonOption = F
         return
     for r in rows:
         console().print(f"{r['name']}: control {r['control']}, weights {r['weights']}  [dim]{r['description']}[/]")
+
+
+# Experiment control (harness/commands/ab_control.py): one line per command
+from harness.commands import ab_control  # noqa: E402
+
+app.command("start")(ab_control.start)
+app.command("stop")(ab_control.stop)
+app.command("weights")(ab_control.weights)
+app.command("kill")(ab_control.kill)
+app.command("status")(ab_control.status)
+
+from harness.commands import ab_replay  # noqa: E402
+
+app.command("replay")(ab_replay.replay)
+
+from harness.commands import ab_serve  # noqa: E402
+
+app.command("serve")(ab_serve.serve)

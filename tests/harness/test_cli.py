@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "peft", "pandas", "scipy", "sentence_transformers", "sqlalchemy", "vllm", "alembic")
+HEAVY = ("torch", "transformers", "peft", "pandas", "scipy", "sentence_transformers", "sqlalchemy", "vllm", "alembic",
+         "fastapi", "uvicorn")
 
 
 def test_help_imports_no_heavy_library() -> None:

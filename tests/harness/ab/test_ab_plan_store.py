@@ -136,7 +136,7 @@ def test_workspace_at_0002_gets_the_plan_tables(tmp_path: Path) -> None:
     old.dispose()
     ws = Workspace.open(tmp_path / "ws")
     with ws.engine.connect() as conn:
-        assert current_revision(conn) == HEAD == "0003"
+        assert current_revision(conn) == HEAD
         assert {"ab_plans", "ab_looks"} <= set(inspect(conn).get_table_names())
     create_experiment(ws.engine, "exp", {"a": 1, "b": 1})
     assert save_plan(ws.engine, "exp", planned_units=100, alpha=0.05, spending="pocock").planned_units == 100

@@ -42,11 +42,11 @@ def _revision(db: Path) -> str | None:
 
 def _schema(db: Path) -> dict[tuple[str, str], str]:
     """Every baseline table and index of a SQLite file as its CREATE statement (the version table and the
-    tables of later revisions, such as the review queue's ``review_*`` and the A/B plans and looks, left out)."""
+    tables of later revisions, such as the review queue's ``review_*`` and the A/B plans, looks and gateway tables, left out)."""
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT type, name, sql FROM sqlite_master WHERE tbl_name != ? "
                            "AND tbl_name NOT LIKE 'review\\_%' ESCAPE '\\' "
-                           "AND tbl_name NOT IN ('ab_plans', 'ab_looks')", (VERSION_TABLE,))
+                           "AND tbl_name NOT IN ('ab_plans', 'ab_looks', 'ab_requests', 'ab_outcomes')", (VERSION_TABLE,))
         return {(kind, name): sql for kind, name, sql in rows}
 
 

@@ -1,0 +1,243 @@
+"""Sending a request to a variant's backend: timeouts, fallback to the control, a circuit breaker.
+
+Each variant has one backend: in process (``transformers``, the model resolved with
+:func:`harness.models.names.resolve_model`: alias, folder, registered model or adapter) or an
+OpenAI-compatible upstream (``openai``, for ``base_url``). Generation blocks, so it runs in a worker
+thread; an in-process model answers one request at a time (one lock per model). A non-control
+variant that errors, exceeds its ``timeout_s`` or has an open circuit is answered by the control
+instead (:class:`Served` records the fallback and why); only a failing control is an error.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from harness.ab.gateway.config import GatewayConfig, Variant
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.backends.base import Backend, Generation, GenerationSettings
+    from harness.workspace import Workspace
+
+
+class VariantFailed(HarnessError):
+    """A variant could not answer (backend error or timeout); ``reason`` is short: ``error``/``timeout``."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class CircuitBreaker:
+    """Consecutive-failure breaker: ``failures`` in a row open it for ``cooldown_s``.
+
+    After the cooldown one request is let through (half open): a success closes the circuit, a
+    failure opens it again for another cooldown. ``clock`` is injectable for tests.
+    """
+
+    failures: int
+    cooldown_s: float
+    clock: Callable[[], float] = time.monotonic
+    consecutive: int = 0
+    open_until: float = 0.0
+    trips: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def allow(self) -> bool:
+        """True when a request may go to the variant (closed, or the cooldown is over)."""
+        with self._lock:
+            if self.consecutive < self.failures:
+                return True
+            if self.clock() >= self.open_until:  # half open: let this one through, hold the others
+                self.open_until = self.clock() + self.cooldown_s
+                return True
+            return False
+
+    def record(self, ok: bool) -> None:
+        """Count one result; returns nothing."""
+        with self._lock:
+            if ok:
+                self.consecutive = 0
+                return
+            self.consecutive += 1
+            if self.consecutive >= self.failures:
+                if self.consecutive == self.failures:
+                    self.trips += 1
+                self.open_until = self.clock() + self.cooldown_s
+
+    @property
+    def is_open(self) -> bool:
+        """True while requests are being skipped."""
+        with self._lock:
+            return self.consecutive >= self.failures and self.clock() < self.open_until
+
+
+@dataclass(frozen=True)
+class Served:
+    """How a request was answered: the generation, the variant that answered and any fallback."""
+
+    generation: Generation
+    served_by: str
+    fallback: bool = False
+    fallback_reason: str | None = None
+
+
+class VariantBackend:
+    """One variant's backend, built lazily, with per-request decoding settings and a timeout."""
+
+    def __init__(self, name: str, variant: Variant, config: GatewayConfig, workspace: Workspace | None) -> None:
+        self.name = name
+        self.variant = variant
+        self.config = config
+        self.workspace = workspace
+        self._backend: Backend | None = None
+        self._by_settings: dict[Any, Backend] = {}
+        self._build_lock = threading.Lock()
+        self._model_lock = threading.Lock()  # in-process: one generation at a time per model
+
+    @property
+    def defaults(self) -> Any:
+        """The variant's generation defaults (its own block, else the gateway's)."""
+        return self.variant.generation or self.config.generation
+
+    def _spec(self, settings: GenerationSettings) -> Any:
+        from harness.backends.base import BackendSpec
+
+        v = self.variant
+        if v.upstream:
+            options: dict[str, Any] = {"max_retries": 0, "timeout_s": v.timeout_s or 60.0, "concurrency": 64}
+            if v.api_key_env:
+                options["api_key_env"] = v.api_key_env
+            return BackendSpec(model=v.model, base_url=v.base_url, settings=settings, options=options)
+        from harness.models.names import resolve_model
+
+        ref = resolve_model(v.model, workspace=self.workspace, base_dir=self.config.base_dir)
+        options = {"device": v.device} if v.device else {}
+        return BackendSpec(model=ref.model, adapter=ref.adapter, settings=settings, options=options)
+
+    def _get(self, settings: GenerationSettings) -> Backend:
+        from harness.backends.base import create_backend
+
+        with self._build_lock:
+            if self._backend is None:
+                self._backend = create_backend("openai" if self.variant.upstream else "transformers",
+                                               self._spec(settings))
+            if not self.variant.upstream:
+                return self._backend
+            key = (settings.max_new_tokens, settings.temperature)
+            if key == (self._backend.spec.settings.max_new_tokens, self._backend.spec.settings.temperature):  # type: ignore[attr-defined]
+                return self._backend
+            if key not in self._by_settings and len(self._by_settings) < 16:
+                self._by_settings[key] = create_backend("openai", self._spec(settings))
+            return self._by_settings.get(key, self._backend)
+
+    def load(self) -> None:
+        """Build the backend and, in process, load the model now (not on the first request); returns nothing."""
+        from harness.backends.base import GenerationSettings
+
+        backend = self._get(GenerationSettings(max_new_tokens=self.defaults.max_new_tokens,
+                                               temperature=self.defaults.temperature))
+        if not self.variant.upstream:
+            getattr(backend, "model", None)  # the transformers backend loads on first access
+
+    def generate(self, request_id: str, messages: Sequence[dict[str, str]], settings: GenerationSettings) -> Generation:
+        """Answer one request (blocking); raises :class:`VariantFailed` on any backend error."""
+        from harness.backends.base import GenerationRequest
+
+        full = self._with_prompt(messages)
+        request = GenerationRequest(id=request_id, messages=tuple(full))
+        try:
+            backend = self._get(settings)
+            if self.variant.upstream:  # one request: skip the backend's per-call thread pool
+                one = getattr(backend, "generate_one", None)
+                return one(request) if one is not None else backend.generate([request])[0]
+            with self._model_lock:
+                backend.spec = replace(backend.spec, settings=settings)  # type: ignore[attr-defined]
+                return backend.generate([request])[0]
+        except HarnessError as exc:
+            raise VariantFailed(f"variant {self.name!r}: {exc.message}", reason="error") from None
+        except Exception as exc:  # noqa: BLE001 - any backend failure means: fall back
+            raise VariantFailed(f"variant {self.name!r}: {type(exc).__name__}: {exc}", reason="error") from None
+
+    def _with_prompt(self, messages: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+        prompt = self.variant.prompt or self.config.prompt
+        if prompt is None:
+            return list(messages)
+        head = [{"role": "system", "content": prompt.system}] if prompt.system else []
+        return [*head, *prompt.few_shot, *messages]
+
+    def cost(self, gen: Generation) -> float | None:
+        """Cost of ``gen`` from the variant's pricing (per 1000 tokens); None without pricing."""
+        p = self.variant.pricing
+        if p is None:
+            return None
+        return ((gen.prompt_tokens or 0) * p.prompt + (gen.completion_tokens or 0) * p.completion) / 1000.0
+
+    def close(self) -> None:
+        """Release the backends; returns nothing."""
+        for backend in [self._backend, *self._by_settings.values()]:
+            if backend is not None:
+                backend.close()
+        self._backend = None
+        self._by_settings.clear()
+
+
+class Router:
+    """Every variant's backend and breaker; :meth:`serve` answers a request for an assigned variant."""
+
+    def __init__(self, config: GatewayConfig, workspace: Workspace | None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.backends = {name: VariantBackend(name, v, config, workspace) for name, v in config.variants.items()}
+        cb = config.circuit_breaker
+        self.breakers = {name: CircuitBreaker(cb.failures, cb.cooldown_s, clock=clock)
+                         for name in config.variants if name != config.control}
+
+    def load(self) -> None:
+        """Build every backend (loading in-process models); returns nothing."""
+        for backend in self.backends.values():
+            backend.load()
+
+    async def _call(self, name: str, request_id: str, messages: Sequence[dict[str, str]],
+                    settings: GenerationSettings) -> Generation:
+        import anyio
+
+        backend = self.backends[name]
+        timeout = backend.variant.timeout_s
+        try:
+            with anyio.fail_after(timeout):  # None: no limit
+                return await anyio.to_thread.run_sync(backend.generate, request_id, messages, settings,
+                                                      abandon_on_cancel=True)
+        except TimeoutError:
+            raise VariantFailed(f"variant {name!r} exceeded its timeout of {timeout:g}s", reason="timeout") from None
+
+    async def serve(self, assigned: str, request_id: str, messages: Sequence[dict[str, str]],
+                    settings: GenerationSettings) -> Served:
+        """Answer with ``assigned``, falling back to the control; raises :class:`VariantFailed` if the control fails."""
+        control = self.config.control
+        if assigned != control:
+            breaker = self.breakers[assigned]
+            if not breaker.allow():
+                reason = "circuit_open"
+            else:
+                try:
+                    gen = await self._call(assigned, request_id, messages, settings)
+                except VariantFailed as exc:
+                    breaker.record(False)
+                    reason = f"{exc.reason}: {exc.message}"
+                else:
+                    breaker.record(True)
+                    return Served(gen, assigned)
+            gen = await self._call(control, request_id, messages, settings)
+            return Served(gen, control, fallback=True, fallback_reason=reason)
+        return Served(await self._call(control, request_id, messages, settings), control)
+
+    def close(self) -> None:
+        """Close every backend; returns nothing."""
+        for backend in self.backends.values():
+            backend.close()

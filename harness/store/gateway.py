@@ -1,0 +1,241 @@
+"""Gateway traffic: one row per request served (``ab_requests``) and named outcomes (``ab_outcomes``).
+
+``ab_requests`` is the exposure log of a gateway experiment: the assigned ``variant`` (the unit's
+arm, intention-to-treat), the variant that actually answered (``served_by``: the control after a
+fallback), latency, tokens and cost from the backend's own figures. ``ab_outcomes`` holds feedback
+as named numbers (``thumbs_up``, ``resolved``, a 1-5 ``rating`` ...), so any outcome can be analysed
+without a schema change.
+
+Attribution rule: an outcome counts on the unit's **assigned** variant (intention-to-treat), also
+when a fallback answered; feedback by ``request_id`` takes that request's assigned variant, feedback
+by ``unit_id`` the variant of the unit's latest request. The same feedback twice counts once
+(unique on experiment, request, unit, name; a repeat is ignored).
+
+Queries: :func:`log_request`, :func:`log_outcomes`, :func:`requests`, :func:`outcome_names`,
+:func:`request_count`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from harness.errors import DataError, HarnessError
+from harness.store.base import Base
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+class UnknownRequestError(HarnessError):
+    """Feedback named a request id (or unit id) the experiment never served (a 404 for the gateway)."""
+
+
+class AbRequest(Base):
+    """One request the gateway served (see the module docstring)."""
+
+    __tablename__ = "ab_requests"
+    __table_args__ = (Index("ix_ab_requests_unit", "experiment_id", "unit_id"),)
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("ab_experiments.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[str] = mapped_column(String(200))
+    variant: Mapped[str] = mapped_column(String(200))  # assigned
+    served_by: Mapped[str | None] = mapped_column(String(200))  # answered (NULL when nothing answered)
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    fallback_reason: Mapped[str | None] = mapped_column(String(500))
+    ts: Mapped[float] = mapped_column(Float)  # epoch seconds, UTC
+    latency_s: Mapped[float | None] = mapped_column(Float)  # end to end, as the client saw it (fallback included)
+    backend_latency_s: Mapped[float | None] = mapped_column(Float)  # the answering backend's own figure
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # "ok" | "error"
+    model: Mapped[str | None] = mapped_column(String(500))  # the model name that answered
+
+
+class AbOutcome(Base):
+    """One named numeric outcome of a request or unit (feedback), counted once."""
+
+    __tablename__ = "ab_outcomes"
+    __table_args__ = (UniqueConstraint("experiment_id", "request_id", "unit_id", "name"),
+                      Index("ix_ab_outcomes_name", "experiment_id", "name"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("ab_experiments.id", ondelete="CASCADE"))
+    # "" (not NULL) when the feedback came by unit id, so the unique key also holds for those rows
+    request_id: Mapped[str] = mapped_column(String(64), default="")
+    unit_id: Mapped[str] = mapped_column(String(200))
+    variant: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+    ts: Mapped[float] = mapped_column(Float)
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """A stored request (the columns of :class:`AbRequest`)."""
+
+    request_id: str
+    unit_id: str
+    variant: str
+    served_by: str | None
+    fallback: bool
+    fallback_reason: str | None
+    ts: float
+    latency_s: float | None
+    backend_latency_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost: float | None
+    status: str
+    model: str | None
+
+
+_REQUEST_FIELDS = tuple(RequestRow.__dataclass_fields__)
+
+
+def experiment_id(engine: Engine, experiment: str) -> int:
+    """The id of ``experiment``; raises :class:`DataError` when it does not exist."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT id FROM ab_experiments WHERE name = :n"), {"n": experiment}).scalar()
+    if found is None:
+        raise DataError(f"unknown experiment {experiment!r}", hint="start the gateway on it or create it first")
+    return int(found)
+
+
+def log_request(engine: Engine, experiment: str | int, *, request_id: str, unit_id: str, variant: str,
+                served_by: str | None, ts: float, **fields: Any) -> None:
+    """Insert one request row (its own transaction, committed on return); returns nothing.
+
+    ``experiment`` is a name or an experiment id; ``fields`` are the optional columns of
+    :class:`AbRequest` (``fallback``, ``fallback_reason``, ``latency_s``, ``prompt_tokens`` ...).
+    """
+    log_requests(engine, experiment, [{"request_id": request_id, "unit_id": unit_id, "variant": variant,
+                                       "served_by": served_by, "ts": ts, **fields}])
+
+
+def log_requests(engine: Engine, experiment: str | int, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert request rows in one transaction (all or nothing); returns how many were written.
+
+    Each row has ``request_id``, ``unit_id``, ``variant``, ``served_by``, ``ts`` and any optional column
+    of :class:`AbRequest`; unknown keys and a bad ``status`` raise :class:`DataError`.
+    """
+    from sqlalchemy import insert
+
+    exp_id = experiment if isinstance(experiment, int) else experiment_id(engine, experiment)
+    values = []
+    for row in rows:
+        unknown = sorted(set(row) - set(_REQUEST_FIELDS))
+        if unknown:
+            raise DataError(f"request {row.get('request_id')}: unknown column {unknown[0]!r}",
+                            hint=f"columns: {', '.join(_REQUEST_FIELDS)}")
+        status = row.get("status") or "ok"
+        if status not in ("ok", "error"):
+            raise DataError(f"request {row.get('request_id')}: status must be 'ok' or 'error', got {status!r}")
+        reason, model = row.get("fallback_reason"), row.get("model")
+        values.append({**{c: None for c in _REQUEST_FIELDS}, **row, "experiment_id": exp_id,
+                       "unit_id": str(row["unit_id"]), "ts": float(row["ts"]), "status": status,
+                       "fallback": bool(row.get("fallback")), "fallback_reason": reason[:500] if reason else None,
+                       "model": model[:500] if model else None})
+    if values:
+        with engine.begin() as conn:
+            conn.execute(insert(AbRequest), values)
+    return len(values)
+
+
+def log_outcomes(engine: Engine, experiment: str | int, outcomes: Mapping[str, float], *,
+                 request_id: str | None = None, unit_id: str | None = None, ts: float | None = None) -> int:
+    """Record named outcomes for a request (or a unit); returns how many were new (repeats count 0).
+
+    Exactly one of ``request_id``/``unit_id``. Raises :class:`UnknownRequestError` when the experiment
+    never served that request (or unit), :class:`DataError` for a bad name or value.
+    """
+    import math
+    import time
+
+    from sqlalchemy import text
+
+    if (request_id is None) == (unit_id is None):
+        raise DataError("feedback needs exactly one of request_id or unit_id")
+    if not outcomes:
+        raise DataError("feedback has no outcomes", hint='send e.g. {"outcomes": {"thumbs_up": 1}}')
+    clean: dict[str, float] = {}
+    for name, value in outcomes.items():
+        if not isinstance(name, str) or not name or len(name) > 100:
+            raise DataError(f"outcome name {name!r}: use a non-empty name of at most 100 characters")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise DataError(f"outcome {name!r}: value must be a finite number, got {value!r}")
+        clean[name] = float(value)
+    exp_id = experiment if isinstance(experiment, int) else experiment_id(engine, experiment)
+    with engine.begin() as conn:
+        if request_id is not None:
+            row = conn.execute(text("SELECT unit_id, variant FROM ab_requests WHERE request_id = :r "
+                                    "AND experiment_id = :e"), {"r": request_id, "e": exp_id}).first()
+            if row is None:
+                raise UnknownRequestError(f"unknown request id {request_id!r}",
+                                          hint="use the id of a gateway response (its 'id' or X-Harness-Request)")
+            unit, variant = str(row[0]), str(row[1])
+        else:
+            row = conn.execute(text("SELECT variant FROM ab_requests WHERE experiment_id = :e AND unit_id = :u "
+                                    "ORDER BY ts DESC LIMIT 1"), {"e": exp_id, "u": unit_id}).first()
+            if row is None:
+                raise UnknownRequestError(f"unknown unit id {unit_id!r}: it sent no request in this experiment",
+                                          hint="send feedback for units the gateway has served")
+            unit, variant = str(unit_id), str(row[0])
+        when = time.time() if ts is None else float(ts)
+        params = [{"e": exp_id, "r": request_id or "", "u": unit, "v": variant, "n": n, "x": x, "t": when}
+                  for n, x in clean.items()]
+        sql = ("INSERT INTO ab_outcomes (experiment_id, request_id, unit_id, variant, name, value, ts) "
+               "VALUES (:e, :r, :u, :v, :n, :x, :t) "
+               "ON CONFLICT (experiment_id, request_id, unit_id, name) DO NOTHING")
+        written = 0
+        for p in params:  # one statement per outcome: rowcount says whether it was new
+            written += max(0, conn.execute(text(sql), p).rowcount or 0)
+    return written
+
+
+def requests(engine: Engine, experiment: str) -> list[RequestRow]:
+    """Every request of ``experiment``, oldest first."""
+    from sqlalchemy import text
+
+    exp_id = experiment_id(engine, experiment)
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT {', '.join(_REQUEST_FIELDS)} FROM ab_requests WHERE experiment_id = :e "
+                                 "ORDER BY ts, request_id"), {"e": exp_id}).all()
+    return [RequestRow(**dict(zip(_REQUEST_FIELDS, (*r[:4], bool(r[4]), *r[5:]), strict=True))) for r in rows]
+
+
+def request_count(engine: Engine, experiment: str) -> int:
+    """How many requests ``experiment`` has logged."""
+    from sqlalchemy import text
+
+    exp_id = experiment_id(engine, experiment)
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT COUNT(*) FROM ab_requests WHERE experiment_id = :e"),
+                                {"e": exp_id}).scalar_one())
+
+
+def outcome_names(engine: Engine, experiment: str) -> list[str]:
+    """The distinct outcome names recorded for ``experiment``, sorted."""
+    from sqlalchemy import text
+
+    exp_id = experiment_id(engine, experiment)
+    with engine.connect() as conn:
+        return sorted(str(n) for n in conn.execute(text("SELECT DISTINCT name FROM ab_outcomes "
+                                                        "WHERE experiment_id = :e"), {"e": exp_id}).scalars())
+
+
+def outcomes(engine: Engine, experiment: str) -> list[dict[str, Any]]:
+    """Every outcome row of ``experiment`` as dicts (request_id, unit_id, variant, name, value, ts)."""
+    from sqlalchemy import text
+
+    exp_id = experiment_id(engine, experiment)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT request_id, unit_id, variant, name, value, ts FROM ab_outcomes "
+                                 "WHERE experiment_id = :e ORDER BY id"), {"e": exp_id}).mappings().all()
+    return [dict(r) for r in rows]
