@@ -27,6 +27,29 @@ def load_table_modules() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
+def _use_wal(cursor, attempts: int = 300) -> None:  # type: ignore[no-untyped-def]
+    """Put the SQLite database in WAL mode (persistent in the file), waiting while another process holds it.
+
+    Switching the journal mode needs the database to itself and SQLite's busy handler does not wait
+    for it: when several processes open one new workspace together (the ranks of a distributed
+    training run), one migrates while the others' switch fails with "database is locked". The mode
+    is stored in the file, so a database already in WAL mode needs no switch at all.
+    """
+    import sqlite3
+    import time
+
+    for attempt in range(attempts):
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+
+
 def create_engine_for(url: str) -> Engine:
     """Return an engine for ``url`` whose database is at the current schema revision.
 
@@ -44,10 +67,10 @@ def create_engine_for(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             # WAL lets readers (the app) work while a run writes; synchronous=NORMAL is safe with WAL.
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            _use_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)

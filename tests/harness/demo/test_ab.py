@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -36,3 +37,37 @@ def test_without_a_trained_model_the_treatment_is_called_candidate(tmp_path: Pat
     ctx = DemoContext(workspace=ws, out_dir=ws.folder("demo"), console=Console(file=out, width=140), fast=True)
     stage(ctx)
     assert "base vs candidate" in out.getvalue()
+
+
+def test_after_training_the_ab_test_runs_through_the_gateway(tmp_path: Path, tiny_model_dir: Path,
+                                                           tiny_lora_dir: Path, extract_files) -> None:
+    """A real gateway on the tiny model: every replayed request is an event with its judged outcome."""
+    import yaml
+
+    from harness.demo.ab import FAST_USERS, GATEWAY_EXPERIMENT, REQUESTS_PER_USER
+    from harness.store.gateway import outcomes, requests
+
+    ws = Workspace.open(tmp_path / "ws")
+    out = io.StringIO()
+    ctx = DemoContext(workspace=ws, out_dir=ws.folder("demo"), console=Console(file=out, width=160), fast=True,
+                      models={"lora-extract": tiny_lora_dir}, base_model=str(tiny_model_dir),
+                      splits={"extract": extract_files})
+    stage(ctx)
+    text = out.getvalue()
+    config = yaml.safe_load((ctx.out_dir / "gateway.yaml").read_text())
+    assert config["variants"]["base"]["model"] == str(tiny_model_dir)
+    assert len(config["variants"]["base"]["prompt"]["few_shot"]) == 6  # 3 shots: user + assistant turns
+    assert config["variants"]["lora-extract"]["model"] == str(tiny_lora_dir)  # not registered: the folder
+    n = FAST_USERS * REQUESTS_PER_USER
+    rows = requests(ws.engine, GATEWAY_EXPERIMENT)
+    assert len(rows) == n and {r.variant for r in rows} == {"base", "lora-extract"}
+    assert all(r.status == "ok" for r in rows), [r for r in rows if r.status != "ok"][:3]
+    judged = outcomes(ws.engine, GATEWAY_EXPERIMENT)
+    assert len(judged) == n and {o["name"] for o in judged} == {"resolved"}
+    assert f"replayed {n} requests (0 errors, {n} judged)" in text
+    label, value = ctx.summary[-1]
+    assert label == "A/B decision"
+    assert re.fullmatch(r"[a-z_]+ \(resolved \S+, 95% CI \S+ to \S+; SRM p = \d\.\d\d\)", value), value
+    assert value.split()[0] == ctx.ab_report["decision"]["action"]
+    stage(ctx)  # a rerun starts the experiment afresh
+    assert len(requests(ws.engine, GATEWAY_EXPERIMENT)) == n
