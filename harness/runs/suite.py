@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.config_files import format_validation_error, read_yaml
 from harness.errors import ConfigError, HarnessError
 
 if TYPE_CHECKING:
@@ -241,26 +242,6 @@ class Suite(_Strict):
         return data
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One line per problem: ``SOURCE: candidates[2].model: required``."""
-    lines = []
-    for err in exc.errors():
-        loc = ""
-        for part in err["loc"]:
-            if isinstance(part, int):
-                loc += f"[{part}]"
-            else:
-                loc += ("." if loc else "") + str(part)
-        if err["type"] == "missing":
-            msg = "required"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"{source}: {loc or '(top level)'}: {msg}")
-    return "\n".join(lines)
-
-
 def build_suite(data: dict[str, Any], *, source: str = "suite", base_dir: str | os.PathLike[str] | None = None) -> Suite:
     """Validate ``data`` into a :class:`Suite`; raises :class:`ConfigError` naming each bad field."""
     if not isinstance(data, dict):
@@ -272,15 +253,5 @@ def build_suite(data: dict[str, Any], *, source: str = "suite", base_dir: str | 
 
 def load_suite(path: str | os.PathLike[str]) -> Suite:
     """Read and validate a suite YAML (or JSON) file; returns the :class:`Suite`."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"suite file not found: {path}", hint="pass the path of a suite YAML file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    return build_suite(data, source=str(path), base_dir=path.parent)
+    data = read_yaml(path, kind="suite")
+    return build_suite(data, source=str(path), base_dir=Path(path).parent)

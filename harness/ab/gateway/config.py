@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.config_files import format_validation_error, read_yaml
 from harness.errors import ConfigError
 
 
@@ -129,21 +130,6 @@ class GatewayConfig(_Strict):
         return key
 
 
-def format_errors(exc: ValidationError, source: str) -> str:
-    """One line per problem: ``SOURCE: variants.candidate.weight: <message>``; returns the text."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "missing":
-            msg = "required"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-        lines.append(f"{source}: {loc}: {msg}")
-    return "\n".join(lines)
-
-
 def build_config(data: Any, *, source: str = "gateway config", base_dir: str | Path | None = None) -> GatewayConfig:
     """Validate ``data`` (a mapping) into a :class:`GatewayConfig`; raises :class:`ConfigError` naming each field."""
     if not isinstance(data, dict):
@@ -153,21 +139,11 @@ def build_config(data: Any, *, source: str = "gateway config", base_dir: str | P
         return GatewayConfig(**{str(k): v for k, v in data.items()},
                              base_dir=str(Path(base_dir).resolve()) if base_dir else None)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, source),
+        raise ConfigError(format_validation_error(exc, source),
                           hint="keys: experiment, control, variants: {name: {model | base_url+model, weight}}") from None
 
 
 def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     """Read and validate a gateway YAML (or JSON) file; returns the :class:`GatewayConfig`."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"gateway config not found: {path}", hint="pass the path of a gateway YAML file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    return build_config(data, source=str(path), base_dir=path.parent)
+    data = read_yaml(path, kind="gateway config")
+    return build_config(data, source=str(path), base_dir=Path(path).parent)
