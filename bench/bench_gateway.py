@@ -9,7 +9,8 @@
    ``--concurrency`` requests in flight on loopback. Printed: median and p99 latency of both, the
    added latency (gateway minus direct) and their ratio. Targets: median added < 2 ms, p99 added
    < 10 ms. The same one request at a time shows the gateway's own cost per request without the
-   client's queueing (on a loaded machine the concurrent figures mostly measure the client). Every
+   client's queueing (on a loaded machine the concurrent figures mostly measure the client), and the
+   CPU time the gateway process spent per request (the least sensitive figure to other load). Every
    gateway response gets a ``/v1/feedback`` post; the rows in ``ab_requests`` and
    ``ab_outcomes`` are counted and must equal the responses and the accepted feedback.
 2. Crash safety: the gateway is killed with SIGKILL under load and restarted on the same store;
@@ -94,45 +95,59 @@ def start_gateway(config: Path, workspace: Path, port: int) -> subprocess.Popen:
 
 async def load(url: str, n: int, concurrency: int, *, feedback: bool, gateway: bool,
                stop_after_s: float | None = None) -> tuple[list[float], list[str], int]:
-    """Send ``n`` chat requests with ``concurrency`` in flight; returns (latencies s, request ids, feedback ok)."""
-    import httpx
+    """Send ``n`` chat requests with ``concurrency`` in flight; returns (latencies s, request ids, feedback ok).
+
+    The client is the gateway's own upstream client (``aiohttp``, a fraction of httpx's cost per request),
+    so that on a small machine the figures measure the servers more than the client.
+    """
+    from harness.ab.gateway.upstream import UpstreamClient, UpstreamError
 
     latencies: list[float] = []
     ids: list[str] = []
     fed = 0
     sent = 0
     started = time.monotonic()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+    client = UpstreamClient(f"{url}/v1", "stub", {"api_key_env": None}, max_connections=concurrency)
 
-        async def worker() -> None:  # `concurrency` workers, each sending one request after another
-            nonlocal fed, sent
-            while sent < n and (stop_after_s is None or time.monotonic() - started < stop_after_s):
-                i = sent
-                sent += 1
-                body = {"model": "stub", "messages": [{"role": "user", "content": f"hello {i}"}], "user": f"u{i % 500}"}
-                t0 = time.perf_counter()
-                try:
-                    r = await client.post(f"{url}/v1/chat/completions", json=body)
-                except httpx.HTTPError:
-                    continue
-                dt = time.perf_counter() - t0
-                if r.status_code != 200:
-                    continue
-                latencies.append(dt)
-                if gateway:
-                    rid = r.headers.get("X-Harness-Request") or r.json()["id"]
-                    ids.append(rid)
-                    if feedback:
-                        try:
-                            f = await client.post(f"{url}/v1/feedback",
-                                                  json={"request_id": rid, "outcomes": {"thumbs_up": i % 2}})
-                            fed += f.status_code == 200
-                        except httpx.HTTPError:
-                            pass
+    async def worker() -> None:  # `concurrency` workers, each sending one request after another
+        nonlocal fed, sent
+        while sent < n and (stop_after_s is None or time.monotonic() - started < stop_after_s):
+            i = sent
+            sent += 1
+            body = {"model": "stub", "messages": [{"role": "user", "content": f"hello {i}"}], "user": f"u{i % 500}"}
+            t0 = time.perf_counter()
+            try:
+                status, raw = await client.post("/chat/completions", body)
+            except (UpstreamError, OSError):
+                continue
+            dt = time.perf_counter() - t0
+            if status != 200:
+                continue
+            latencies.append(dt)
+            rid = json.loads(raw)["id"]
+            if gateway:
+                ids.append(rid)
+                if feedback:
+                    try:
+                        status, _ = await client.post("/feedback", {"request_id": rid, "outcomes": {"thumbs_up": i % 2}})
+                        fed += status == 200
+                    except (UpstreamError, OSError):
+                        pass
 
+    try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        await client.close()
     return latencies, ids, fed
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -181,8 +196,13 @@ def main() -> int:
         asyncio.run(load(stub_url, 200, 50, feedback=False, gateway=False))  # warm up both
         asyncio.run(load(gw_url, 200, 50, feedback=False, gateway=True))
         base_req, base_out, _ = db_counts(workspace)
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+        cpu0 = cpu_seconds(stub.pid)
         direct, _, _ = asyncio.run(load(stub_url, args.requests, args.concurrency, feedback=False, gateway=False))
+        cpu_stub = (cpu_seconds(stub.pid) - cpu0) / max(1, len(direct))
+        cpu0 = cpu_seconds(gw.pid)
         through, ids, fed = asyncio.run(load(gw_url, args.requests, args.concurrency, feedback=True, gateway=True))
+        cpu_gw = (cpu_seconds(gw.pid) - cpu0) / max(1, len(through) + fed)
         med_d, med_g = statistics.median(direct) * 1000, statistics.median(through) * 1000
         p99_d, p99_g = pct(direct, 0.99), pct(through, 0.99)
         print(f"{args.requests:,} requests, {args.concurrency} concurrent, loopback")
@@ -191,12 +211,15 @@ def main() -> int:
         print(f"  added by the gateway: median {med_g - med_d:+.2f} ms (target < {MEDIAN_TARGET_MS:g}), "
               f"p99 {p99_g - p99_d:+.2f} ms (target < {P99_TARGET_MS:g}); ratio gateway/direct median "
               f"{med_g / med_d:.2f}x")
+        print(f"  CPU per request: gateway {cpu_gw * 1000:.2f} ms (a chat request or a feedback post, with its "
+              f"bookkeeping), the stub {cpu_stub * 1000:.2f} ms")
         # one request at a time: the gateway's own cost per request, without the client's queueing
         one_d, _, _ = asyncio.run(load(stub_url, 300, 1, feedback=False, gateway=False))
         one_g, ids_one, _ = asyncio.run(load(gw_url, 300, 1, feedback=False, gateway=True))
         ids += ids_one
         print(f"  one at a time: direct median {statistics.median(one_d) * 1000:.2f} ms, through the gateway "
               f"{statistics.median(one_g) * 1000:.2f} ms: added {(statistics.median(one_g) - statistics.median(one_d)) * 1000:+.2f} ms")
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         n_req, n_out, missing = db_counts(workspace, ids)
         print(f"  events stored: {n_req - base_req:,} requests for {len(ids):,} responses, "
               f"{n_out - base_out:,} outcomes for {fed:,} accepted feedback posts, {missing} responses without a row")

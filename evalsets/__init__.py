@@ -29,6 +29,14 @@ def path(name: str) -> Path:
 
 
 def split_files(name: str) -> dict[str, Path]:
-    """Return ``{"train"|"val"|"test": path}`` of the bundled set ``name`` (files may be missing on disk)."""
+    """Return ``{"train"|"val"|"test": path}`` of the bundled set ``name`` (files may be missing on disk).
+
+    When the set's folder has a ``split.json`` (written by ``harness data split``), the files are
+    checked against it first: a set that an interrupted split left half-replaced raises
+    :class:`harness.errors.DataError` instead of handing out train/val/test from two different splits.
+    """
+    from harness.io_sets import check_file_set
+
     folder = path(name)
+    check_file_set(folder, "split.json")
     return {split: folder / f"{split}.jsonl" for split in SPLITS}

@@ -3,9 +3,10 @@
 For each set (``support``, ``extract``, ``classify``, ``general``) this generates the examples
 (seeded, templates x vocabularies, no network), splits them with
 :func:`harness.data.split.split_examples` (seed 0, 80/10/10, stratified by the set's category
-field) and writes ``<out>/<set>/{train,val,test}.jsonl`` and ``<out>/<set>/suite.yaml``
-atomically, plus ``<out>/extract/schema.json`` and ``<out>/STATS.md``. The same seed gives the same
-bytes, which ``--check`` (and the test suite) verifies against the committed files.
+field) and writes ``<out>/<set>/{train,val,test}.jsonl`` as one checked set with its ``split.json``
+(:func:`harness.data.split_set.write_split_set`: readers refuse a half-replaced set) and
+``<out>/<set>/suite.yaml`` atomically, plus ``<out>/extract/schema.json`` and ``<out>/STATS.md``. The
+same seed gives the same bytes, which ``--check`` (and the test suite) verifies against the committed files.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from evalsets import ROOT, SPLITS
 from evalsets.generators.classify import generate_classify
 from evalsets.generators.extract import SCHEMA, generate_extract
 from evalsets.generators.general import generate_general
 from evalsets.generators.support import generate_support
+
+if TYPE_CHECKING:
+    from harness.data.split import SplitResult
 
 RATIOS = (0.8, 0.1, 0.1)
 SPLIT_SEED = 0
@@ -90,12 +95,34 @@ def _stats_section(spec: SetSpec, splits: dict[str, list[dict]]) -> list[str]:
 
 def generate_set(spec: SetSpec, seed: int = 0) -> dict[str, list[dict]]:
     """Return ``{"train"|"val"|"test": examples}`` for one set (generated, then split)."""
+    result = _split(spec, seed)
+    return {"train": result.train, "val": result.val, "test": result.test}
+
+
+def _split(spec: SetSpec, seed: int) -> SplitResult:
     from harness.data.split import split_examples
 
     result = split_examples(spec.make(seed), seed=SPLIT_SEED, ratios=RATIOS, stratify=spec.stratify)
     if result.leakage:
         raise RuntimeError(f"{spec.name}: {result.leakage} examples leak across splits")
-    return {"train": result.train, "val": result.val, "test": result.test}
+    return result
+
+
+def write_splits(folder: Path, spec: SetSpec, result: SplitResult, seed: int) -> None:
+    """Write ``folder/{train,val,test}.jsonl`` (one JSON object per line) and ``split.json`` as one set."""
+    import json
+
+    from harness.data.split_set import write_split_set
+
+    def fill(handles: dict[str, IO[str]]) -> None:
+        for name, rows in (("train", result.train), ("val", result.val), ("test", result.test)):
+            for row in rows:
+                handles[name].write(json.dumps(row, ensure_ascii=False))
+                handles[name].write("\n")
+
+    manifest = {"source": f"evalsets.generate ({spec.name}, generation seed {seed})", **result.stats.to_dict(),
+                "repair": "python -m evalsets.generate"}
+    write_split_set(folder, fill, manifest)
 
 
 def generate_all(out_dir: str | Path = ROOT, *, seed: int = 0, sets: tuple[str, ...] = SET_NAMES,
@@ -104,7 +131,7 @@ def generate_all(out_dir: str | Path = ROOT, *, seed: int = 0, sets: tuple[str, 
 
     ``STATS.md`` is written only when all sets are generated.
     """
-    from harness.io import atomic_write, write_json, write_jsonl
+    from harness.io import atomic_write, write_json
 
     out = Path(out_dir)
     sizes: dict[str, dict[str, int]] = {}
@@ -113,10 +140,10 @@ def generate_all(out_dir: str | Path = ROOT, *, seed: int = 0, sets: tuple[str, 
     for spec in SETS:
         if spec.name not in sets:
             continue
-        splits = generate_set(spec, seed)
+        result = _split(spec, seed)
+        splits = {"train": result.train, "val": result.val, "test": result.test}
         folder = out / spec.name
-        for name, rows in splits.items():
-            write_jsonl(folder / f"{name}.jsonl", rows)
+        write_splits(folder, spec, result, seed)
         with atomic_write(folder / "suite.yaml") as handle:
             handle.write(suite_yaml(spec))
         if spec.name == "extract":
@@ -135,7 +162,8 @@ def generated_files(root: str | Path = ROOT) -> list[Path]:
     """Return the paths (relative to ``root``) of every file the generator writes."""
     names = [Path("STATS.md"), Path("extract/schema.json")]
     for spec in SETS:
-        names += [Path(spec.name) / f"{split}.jsonl" for split in SPLITS] + [Path(spec.name) / "suite.yaml"]
+        names += [Path(spec.name) / f"{split}.jsonl" for split in SPLITS]
+        names += [Path(spec.name) / "split.json", Path(spec.name) / "suite.yaml"]
     return sorted(names)
 
 

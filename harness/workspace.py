@@ -44,6 +44,9 @@ class Workspace:
 
     root: Path
     database_url: str
+    read_only: bool = False
+    #: Where :attr:`database_url` came from (``HARNESS_DATABASE_URL``, settings.json), "" for the default.
+    database_url_source: str = ""
     _engine: Any = field(default=None, repr=False)
 
     @classmethod
@@ -56,14 +59,31 @@ class Workspace:
         if create:
             root.mkdir(parents=True, exist_ok=True)
         settings = _read_settings(root)
-        url = os.environ.get(ENV_DATABASE_URL) or settings.get("database_url") or f"sqlite:///{root / 'harness.db'}"
-        return cls(root=root, database_url=str(url))
+        if os.environ.get(ENV_DATABASE_URL):
+            url, source = os.environ[ENV_DATABASE_URL], ENV_DATABASE_URL
+        elif settings.get("database_url"):
+            url, source = settings["database_url"], f"database_url in {root / 'settings.json'}"
+        else:
+            url, source = f"sqlite:///{root / 'harness.db'}", ""
+        return cls(root=root, database_url=str(url), database_url_source=source)
+
+    @classmethod
+    def open_read_only(cls, path: str | os.PathLike[str] | None = None) -> Workspace:
+        """Open the workspace at ``path`` for reading only: nothing is created, migrated or written.
+
+        Its :attr:`engine` raises :class:`harness.store.EmptyStoreError` when no harness command has
+        written a database there yet (viewers show an empty state then).
+        """
+        workspace = cls.open(path, create=False)
+        workspace.read_only = True
+        return workspace
 
     # folders -------------------------------------------------------------------------------
     def folder(self, *parts: str) -> Path:
-        """Return ``<root>/<parts...>``, creating it."""
+        """Return ``<root>/<parts...>``, creating it (unless the workspace is read-only)."""
         path = self.root.joinpath(*parts)
-        path.mkdir(parents=True, exist_ok=True)
+        if not self.read_only:
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     @property
@@ -79,16 +99,51 @@ class Workspace:
     # database ------------------------------------------------------------------------------
     @property
     def engine(self) -> Engine:
-        """The SQLAlchemy engine. On first use the database is brought to the current schema revision.
+        """The SQLAlchemy engine. On first use the database is brought to the current schema revision
+        (a read-only workspace, :meth:`open_read_only`, only checks the revision and never writes).
 
         A new database is created, one written by an older harness is upgraded in place; one written by a
         newer harness raises :class:`harness.store.migrations.SchemaTooNewError` (a ``HarnessError``).
         """
         if self._engine is None:
-            from harness.store import create_engine_for
+            from harness.store import create_engine_for, create_read_only_engine
 
-            self._engine = create_engine_for(self.database_url)
+            make = create_read_only_engine if self.read_only else create_engine_for
+            self._engine = self._open_database(make)
         return self._engine
+
+    def _open_database(self, make: Any) -> Engine:
+        """``make(self.database_url)``, with a malformed URL, a missing driver or an unreachable database
+        reported as a :class:`ConfigError` that names the URL, where it came from and the fix."""
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+        from harness.errors import DependencyError
+
+        where = f" (from {self.database_url_source})" if self.database_url_source else ""
+        fix_url = (f"fix or unset {self.database_url_source}" if self.database_url_source == ENV_DATABASE_URL
+                   else f"fix {self.database_url_source}" if self.database_url_source else "")
+        try:
+            return make(self.database_url)
+        except ArgumentError:
+            raise ConfigError(f"the workspace database URL {self.database_url!r}{where} is not a database URL",
+                              hint=f"{fix_url}: use e.g. sqlite:////path/to/harness.db or "
+                                   "postgresql+psycopg://user@host/dbname") from None
+        except (NoSuchModuleError, ModuleNotFoundError) as exc:
+            raise DependencyError(f"the workspace database URL {_shown(self.database_url)}{where} needs a driver "
+                                  f"that is not installed ({exc})",
+                                  hint="install the driver (PostgreSQL: pip install 'harness[postgres]'), "
+                                       f"or {fix_url or 'use the default SQLite database'}") from None
+        except OperationalError as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            if self.database_url.startswith("sqlite") and not self.database_url_source:
+                hint = (f"the workspace folder {self.root} must be writable (SQLite keeps its journal beside the "
+                        "database): make it writable, or pass --workspace with a writable folder")
+            elif self.database_url.startswith("sqlite"):
+                hint = f"check that the database's folder exists and is writable, or {fix_url}"
+            else:
+                hint = f"check that the database server is running and reachable, or {fix_url}"
+            raise ConfigError(f"cannot open the workspace database {_shown(self.database_url)}{where}: {reason}",
+                              hint=hint) from None
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -112,13 +167,25 @@ class Workspace:
 
 def _read_settings(root: Path) -> dict[str, Any]:
     path = root / "settings.json"
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {}
+    from harness.config_files import read_config_text
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_config_text(path, kind="workspace settings"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}",
                           hint="fix the file or delete it to use the defaults") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object like {{\"database_url\": \"sqlite:///...\"}}")
     return data
+
+
+def _shown(url: str) -> str:
+    """``url`` with its password hidden."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a URL that does not parse is shown as written
+        return url

@@ -51,3 +51,36 @@ def tiny_model_dir() -> Path:
     from harness.models.tiny import cached_tiny_model
 
     return cached_tiny_model()
+
+
+@dataclass
+class DemoWorkspace:
+    """A workspace built once per test session by ``harness demo --fast`` (the tiny model, every stage)."""
+
+    path: Path
+    result: CliResult
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> DemoWorkspace:
+    """Run ``harness demo --fast`` once (~30 s) in a subprocess; tests that read its workspace share it.
+
+    Treat it as read-only: a test that writes (submits a review, ...) copies it first
+    (:func:`copy_workspace`).
+    """
+    import subprocess
+    import sys
+
+    path = tmp_path_factory.mktemp("demo") / "ws"
+    env = {**os.environ, "HARNESS_WORKSPACE": str(path), "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "harness", "--workspace", str(path), "demo", "--fast"],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    return DemoWorkspace(path, CliResult(done.returncode, done.stdout, done.stderr))
+
+
+def copy_workspace(source: Path, target: Path) -> Path:
+    """Copy a workspace folder (database included) to ``target`` and return ``target``."""
+    import shutil
+
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock"))
+    return target

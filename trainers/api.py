@@ -29,13 +29,25 @@ def _is_main_process() -> bool:
 
 
 def load_splits(config: TrainConfig) -> tuple[list[dict], list[dict], dict[str, Any]]:
-    """Return (train, val, info): the train file (+ mix-in), and the val file or a held-out slice."""
-    from trainers.data import default_general_file, load_examples, mix_in
+    """Return (train, val, info): the train file (+ mix-in), and the val file or a held-out slice.
 
-    train = load_examples(config.train_file, field_name="train_file")
+    Every file is checked line by line by the validator of ``harness data validate``: an invalid line
+    stops here, or with ``skip_invalid`` is left out and listed in ``info["skipped_invalid"]``.
+    """
+    from trainers.data import default_general_file, mix_in, read_examples
+
+    skipped: dict[str, Any] = {}
+
+    def read(path: str | Path, field_name: str) -> list[dict]:
+        rows, left_out = read_examples(path, field_name=field_name, skip_invalid=config.skip_invalid)
+        if left_out is not None:
+            skipped[field_name] = left_out.to_dict()
+        return rows
+
+    train = read(config.train_file, "train_file")
     info: dict[str, Any] = {"train_examples_in_file": len(train)}
     if config.val_file:
-        val = load_examples(config.val_file, field_name="val_file")
+        val = read(config.val_file, "val_file")
     else:
         # A seeded shuffle-and-slice is enough here: the data helper's split_examples already kept
         # duplicate groups apart when the bundled train/val files were made.
@@ -52,11 +64,13 @@ def load_splits(config: TrainConfig) -> tuple[list[dict], list[dict], dict[str, 
         val = val[: config.max_val_examples]
     if config.mix.fraction > 0:
         general_path = Path(config.mix.file) if config.mix.file else default_general_file()
-        general = load_examples(general_path, field_name="mix.file")
+        general = read(general_path, "mix.file")
         train, added = mix_in(train, general, config.mix.fraction, seed=config.seed)
         info["mix_in_added"] = added
         info["mix_in_file"] = str(general_path)
     info.update(train_examples=len(train), val_examples=len(val))
+    if skipped:
+        info["skipped_invalid"] = skipped
     return train, val, info
 
 
@@ -89,6 +103,11 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
     method = get_method(config.method)
     if method.check_available is not None:
         method.check_available()
+    train_rows, val_rows, data_info = load_splits(config)  # invalid data stops before any model or folder work
+    for field_name, left_out in data_info.get("skipped_invalid", {}).items():
+        codes = ", ".join(f"{code} {n}" for code, n in sorted(left_out["by_code"].items()))
+        say(f"warning: {field_name}: skipped {left_out['count']} invalid example(s) of {left_out['file']} "
+            f"({codes}); first on line {left_out['first'][0]['line']}")
     folder = ws.models_dir / config.name
     if find_model(ws.engine, config.name) is not None and not overwrite:
         raise HarnessError(f"a model named {config.name!r} is already registered in {ws.root}",
@@ -106,7 +125,6 @@ def train(config: TrainConfig, workspace=None, *, overwrite: bool = False,
     set_seed(config.seed)
     base_path = resolve_base_model(config.base_model, progress=say)
     tokenizer = load_tokenizer(base_path, require_chat_template=True)
-    train_rows, val_rows, data_info = load_splits(config)
     train_set, train_report = render_dataset(tokenizer, train_rows, max_length=config.max_length,
                                              overlength=config.overlength)
     val_set, val_report = render_dataset(tokenizer, val_rows, max_length=config.max_length,

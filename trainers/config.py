@@ -123,6 +123,9 @@ class TrainConfig:
     seed: int = 0
     max_length: int = 1024
     overlength: Literal["drop", "truncate", "error"] = "drop"
+    # Lines that `harness data validate` rejects (bad JSON, unknown roles, wrong turn order, non-string
+    # content...) stop training; true trains on the valid lines and reports what it skipped.
+    skip_invalid: bool = False
     max_train_examples: int | None = None
     max_val_examples: int | None = None  # cap evaluation cost on CPU
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
@@ -322,32 +325,45 @@ def config_from_dict(data: dict[str, Any], *, strict: bool = True) -> TrainConfi
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML (or JSON) training config into a dict, with file-named errors."""
-    import yaml
+
+    from harness.config_files import parse_yaml, read_config_text
 
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found", hint="pass the path of a YAML training config")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}", hint="fix the indentation or quoting there") from None
+    text = read_config_text(path, kind="training config")
+    data = parse_yaml(text, path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level", hint="write `key: value` lines")
+    _check_plain(data, path)
     # Data paths in the file are relative to the file's folder (fallback: the working directory).
     for key in ("train_file", "val_file"):
         if isinstance(data.get(key), str):
-            data[key] = _relative_to(path.parent, data[key])
+            data[key] = _relative_to(path.parent, data[key], key)
     if isinstance(data.get("mix"), dict) and isinstance(data["mix"].get("file"), str):
-        data["mix"]["file"] = _relative_to(path.parent, data["mix"]["file"])
+        data["mix"]["file"] = _relative_to(path.parent, data["mix"]["file"], "mix.file")
     return data
 
 
-def _relative_to(folder: Path, value: str) -> str:
-    candidate = Path(value).expanduser()
-    if candidate.is_absolute():
-        return str(candidate)
-    beside = folder / candidate
-    return str(beside.resolve()) if beside.exists() or not candidate.exists() else str(candidate.resolve())
+def _check_plain(data: dict[str, Any], path: Path) -> None:
+    """Refuse YAML values a config cannot hold: dates, sets, recursive aliases (anything not JSON data)."""
+    try:
+        json.dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: holds a value that is not plain data ({exc})",
+                          hint="quote dates, write sets as lists, and do not make an alias refer to itself") from None
+
+
+def _relative_to(folder: Path, value: str, field: str) -> str:
+    try:
+        candidate = Path(value).expanduser()
+        if candidate.is_absolute():
+            return str(candidate)
+        beside = folder / candidate
+        return str(beside.resolve()) if beside.exists() or not candidate.exists() else str(candidate.resolve())
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"{field}: {value[:80]!r} is not a usable path ({exc.__class__.__name__}: "
+                          f"{getattr(exc, 'strerror', None) or exc})", hint=f"give {field} the path of a JSONL file") from None
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
@@ -386,6 +402,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"override {key.strip()}: the value cannot be read ({str(exc).split(';')[0]})",
+                          hint="quote long numbers to make them strings") from None
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        value = raw  # a date, a set: keep the text as written
     return key.strip(), value
 
 
@@ -397,8 +420,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         _check_key(key)
         target = result
         parts = key.split(".")
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                section = ".".join(parts[:depth + 1])
+                raise ConfigError(f"override {key}: {section} is {target!r} in the config, not a section",
+                                  hint=f"write {section} as a mapping in the config, or override {section} itself")
         target[parts[-1]] = value
     return result
 

@@ -189,24 +189,78 @@ def as_features(examples: Sequence[RenderedExample]) -> list[dict[str, list[int]
 
 # loading examples -------------------------------------------------------------------------------
 
-def load_examples(path: str | Path, *, field_name: str = "train_file") -> list[dict]:
-    """Read chat examples from a JSONL file; errors name the file and line."""
-    from harness.io import read_jsonl
+@dataclass(frozen=True)
+class SkippedLines:
+    """The lines of one data file left out by ``skip_invalid``: how many, by problem code, and the first few."""
+
+    file: str
+    count: int
+    by_code: dict[str, int]
+    first: list[dict[str, Any]]  # {"line", "code", "message"} of the first 20
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape stored in the model's lineage (``data.skipped_invalid``)."""
+        return {"file": self.file, "count": self.count, "by_code": self.by_code, "first": self.first}
+
+
+def read_examples(path: str | Path, *, field_name: str = "train_file",
+                  skip_invalid: bool = False) -> tuple[list[dict], SkippedLines | None]:
+    """The chat examples of a JSONL file, each line checked by the validator of ``harness data validate``.
+
+    Returns ``(rows, skipped)``. A line with an error (unreadable, invalid JSON, unknown role, messages
+    out of order, non-string content...) raises :class:`DataError` naming the file and lines, unless
+    ``skip_invalid``: then it is left out and counted in ``skipped`` (None when nothing was skipped).
+    Exact duplicates are kept (they are errors for ``data validate``, but usable for training).
+    """
+    from collections import Counter
+
+    from harness.data.reader import iter_lines, parse_line
+    from harness.data.validate import check_example
 
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config field `{field_name}`: {path} does not exist",
                           hint="point it at a chat JSONL file (lines of {\"id\", \"messages\"})")
-    rows = []
-    for line_no, obj in read_jsonl(path):
-        if not isinstance(obj.get("messages"), list):
-            raise DataError(f"{path}:{line_no}: missing `messages` list",
-                            hint="each line needs {\"messages\": [{\"role\": ..., \"content\": ...}, ...]}")
-        obj.setdefault("id", f"{path.stem}-{line_no}")
+    if path.is_dir():
+        raise ConfigError(f"config field `{field_name}`: {path} is a folder",
+                          hint="point it at a chat JSONL file (lines of {\"id\", \"messages\"})")
+    rows: list[dict] = []
+    problems = []
+    for raw in iter_lines(path):
+        obj, problem = parse_line(raw)
+        found = [problem] if problem is not None else [p for p in check_example(obj, raw.number)
+                                                       if p.severity == "error"]
+        if found:
+            problems.extend(found)
+            continue
+        obj.setdefault("id", f"{path.stem}-{raw.number}")
         rows.append(obj)
+    skipped = None
+    if problems:
+        first_of_line: dict[int, Any] = {}
+        for p in problems:
+            first_of_line.setdefault(p.line, p)
+        by_code = dict(Counter(p.code for p in first_of_line.values()).most_common())
+        first = next(iter(first_of_line.values()))
+        if not skip_invalid:
+            codes = ", ".join(f"{code} {n}" for code, n in by_code.items())
+            raise DataError(f"{path} (`{field_name}`): {len(first_of_line)} of {len(first_of_line) + len(rows)} "
+                            f"examples fail validation ({codes}); first, line {first.line}: {first.message}",
+                            hint=f"fix them (`harness data validate {path}` lists every problem), or set "
+                                 "skip_invalid=true (harness train --skip-invalid) to train on the valid lines only",
+                            exit_code=1)
+        skipped = SkippedLines(str(path), len(first_of_line), by_code,
+                               [p.to_dict() for p in list(first_of_line.values())[:20]])
     if not rows:
-        raise DataError(f"{path}: no examples", hint="the file is empty")
-    return rows
+        raise DataError(f"{path}: no valid examples" if problems else f"{path}: no examples",
+                        hint="the file is empty" if not problems else
+                        f"every line fails validation: see `harness data validate {path}`", exit_code=1)
+    return rows, skipped
+
+
+def load_examples(path: str | Path, *, field_name: str = "train_file") -> list[dict]:
+    """Read chat examples from a JSONL file; an invalid line is a :class:`DataError` naming the file and line."""
+    return read_examples(path, field_name=field_name)[0]
 
 
 def mix_in(train: list[dict], general: list[dict], fraction: float, *, seed: int) -> tuple[list[dict], int]:

@@ -20,14 +20,14 @@ from harness.ab.group_sequential import (
     look_boundary,
 )
 from harness.ab.metric_types import metric_types
-from harness.ab.sums import ExperimentData
+from harness.ab.sums import DataQuality, ExperimentData
 from harness.errors import DataError
 from harness.io import json_safe
 from harness.stats.bayes import chance_to_beat_control
 from harness.stats.effects import ArmEstimate, EffectResult, compare_arms
 from harness.stats.multiple import adjust_p_values
 from harness.stats.sequential import SequentialConfig, compare_arms_sequential
-from harness.stats.srm import SrmResult, srm_check
+from harness.stats.srm import SrmResult, srm_check, srm_check_periods
 
 _CONTROL_NAMES = ("control", "a", "base", "baseline")
 
@@ -98,6 +98,7 @@ class AnalysisResult:
     notes: list[str] = field(default_factory=list)
     group_sequential: GsResult | None = None
     method_reason: str = ""
+    data_quality: DataQuality | None = None  # an events file's unusable rows and columns
 
     @property
     def method(self) -> str:
@@ -131,6 +132,7 @@ class AnalysisResult:
             "primary_metric": self.config.primary_metric(),
             "metrics": [m.to_dict() for m in self.metrics],
             "notes": self.notes,
+            "data_quality": self.data_quality.to_dict() if self.data_quality else None,
         })
 
 
@@ -209,16 +211,15 @@ def analyze(data: ExperimentData, config: AnalysisConfig, look: GsLook | None = 
     if len(variants) < 2:
         found = f"only variant {variants[0]!r}" if variants else "no variants"
         raise DataError(f"{data.source}: {found} found; an A/B analysis needs at least two",
-                        hint="check the variant column / the experiment name")
+                        hint="check the variant column / the experiment name", exit_code=1)
     config = config.resolved(data.source)
     control = choose_control(variants, config, data.source)
     weights = resolve_weights(variants, config)
-    srm = srm_check([data.units[v] for v in variants], [weights[v] for v in variants],
-                    threshold=config.srm_threshold)
+    srm, srm_notes = _srm(data, variants, weights, config)
     treatments = [v for v in variants if v != control]
     seq = SequentialConfig(config.tuning_units) if config.sequential else None
     gs = _gs_result(look, config, len(treatments)) if look is not None else None
-    notes: list[str] = list(look.notes) if look is not None else []
+    notes: list[str] = [*srm_notes, *(look.notes if look is not None else [])]
     raw: list[tuple[MetricSpec, str, dict[str, ArmEstimate], EffectResult, float | None]] = []
     for spec in config.metrics:
         cuped = bool(config.cuped_covariate) and spec.metric_type.supports_cuped
@@ -273,7 +274,31 @@ def analyze(data: ExperimentData, config: AnalysisConfig, look: GsLook | None = 
     else:
         reason = "fixed-horizon (asked for): valid only when analysed once, at the planned sample"
     return AnalysisResult(data.source, control, dict(data.units), weights, srm, results, config,
-                          data.days, data.units_per_day, notes, gs, method_reason or reason)
+                          data.days, data.units_per_day, notes, gs, method_reason or reason, data.quality)
+
+
+def _srm(data: ExperimentData, variants: list[str], weights: dict[str, float],
+         config: AnalysisConfig) -> tuple[SrmResult, list[str]]:
+    """The sample-ratio check and its notes: against the weights in force when the units were seen.
+
+    When the weights changed during the experiment (``data.srm_periods``), each constant-weight period
+    is tested against its own weights and the tests are combined (Bonferroni,
+    :func:`harness.stats.srm.srm_check_periods`); testing all units against today's weights would
+    flag a ramp-up as a mismatch. With recorded periods, the recorded weights win over ``config.weights``.
+    """
+    periods = data.srm_periods
+    if not periods:
+        return srm_check([data.units[v] for v in variants], [weights[v] for v in variants],
+                         threshold=config.srm_threshold), []
+    srm, each = srm_check_periods([([p.units.get(v, 0) for v in variants], [p.weights.get(v, 0.0) for v in variants])
+                                   for p in periods], threshold=config.srm_threshold)
+    parts = []
+    for p, r in zip(periods, each, strict=True):
+        split = ",".join(f"{v}={p.weights.get(v, 0.0):g}" for v in variants)
+        parts.append(f"{p.label} ({split}): {sum(r.observed)} units" +
+                     ("" if r.error else f", p = {r.p_value:.3g}"))
+    return srm, [f"sample ratio checked within each of the {len(periods)} weight periods, against the weights "
+                 f"in force (Bonferroni across periods): {'; '.join(parts)}"]
 
 
 def _gs_result(look: GsLook, config: AnalysisConfig, comparisons: int) -> GsResult:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from harness.ab.analysis import AnalysisResult, analyze
 from harness.ab.config import AnalysisConfig, config_from_dict
+from harness.ab.control import CONTROL_KEYS
 from harness.ab.decision import Decision, decide
 from harness.ab.group_sequential import GsLook, GsPlan, locate_look
 from harness.errors import ConfigError
@@ -32,13 +33,15 @@ DEFAULT_SPENDING = "obrien-fleming"
 
 
 def analyze_experiment(engine: Engine, name: str, config: AnalysisConfig | None = None, *,
-                       use_plan: bool = True) -> tuple[AnalysisResult, Decision]:
+                       use_plan: bool = True, record_look: bool = True) -> tuple[AnalysisResult, Decision]:
     """Analyse a stored experiment (aggregated in SQL); returns the result and the decision.
 
     The experiment's own control and weights (and its stored config) apply unless ``config`` sets them.
     Under a plan (stored, or ``config.planned_units``) the analysis is group-sequential; with a stored
     plan this analysis is a look, recorded unless it re-analyses the units of a look already taken.
     ``use_plan=False`` (an explicit ``--sequential``/``--fixed-horizon``) ignores any plan and records nothing.
+    ``record_look=False`` analyses the look as it stands without recording it (viewers on read-only
+    connections: the app).
     """
     from harness.ab.collect import collect
     from harness.ab.gateway_source import default_metrics_for, open_event_source
@@ -46,7 +49,7 @@ def analyze_experiment(engine: Engine, name: str, config: AnalysisConfig | None 
 
     source = open_event_source(engine, name)  # the gateway's requests when it logged any, else the events
     config = config or AnalysisConfig()
-    stored = source.info.config
+    stored = {k: v for k, v in source.info.config.items() if k not in CONTROL_KEYS}  # not analysis settings
     if stored and not config.metrics:
         base = config_from_dict(stored, source=f"experiment {name!r} config")
         config = replace(config, metrics=base.metrics, primary=config.primary or base.primary)
@@ -67,7 +70,7 @@ def analyze_experiment(engine: Engine, name: str, config: AnalysisConfig | None 
                                     f"--experiment {name} to keep them")
     result = analyze(data, config, look, reason)
     gs = result.group_sequential
-    if look is not None and gs is not None and look.new and plan is not None and plan.stored:
+    if record_look and look is not None and gs is not None and look.new and plan is not None and plan.stored:
         add_look(engine, name, index=look.index, units=look.units, fraction=look.fraction,
                  z_boundary=gs.z if math.isfinite(gs.z) else None)
     return result, decide(result)

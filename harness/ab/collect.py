@@ -70,6 +70,9 @@ def collect(source: EventSource, config: AnalysisConfig) -> ExperimentData:
         data.metrics[spec.name] = spec.metric_type.arm_inputs(
             spec, per_variant, source=source, thresholds=thresholds, alpha=config.alpha,
             cuped=uses_cuped(spec, config))
+    periods = getattr(source, "srm_periods", None)  # sources that know when the weights changed
+    if periods is not None:
+        data.srm_periods = periods(list(units))
     if first is not None and last is not None and last >= first:
         data.days = (last - first) / SECONDS_PER_DAY
         if data.days > 0:

@@ -6,6 +6,7 @@ field and say what to change.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,10 @@ CORRECTIONS = ("holm", "bh", "bonferroni", "none")
 AGGREGATES = ("sum", "mean", "max")
 #: Alpha-spending functions of a group-sequential analysis (:mod:`harness.stats.group_sequential`).
 SPENDING = ("obrien-fleming", "pocock")
+#: Words that mark a metric as a cost to keep in check (a guardrail), never a default primary metric.
+GUARDRAIL_WORDS = frozenset({"latency", "latencies", "cost", "costs", "token", "tokens", "fallback", "fallbacks",
+                             "duration", "length", "timeout", "timeouts", "error", "errors", "ttft", "price",
+                             "spend", "elapsed"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,15 @@ class MetricSpec:
         """Return the event columns this metric needs (``requests`` is implicit)."""
         return self.metric_type.columns(self)
 
+    @property
+    def guardrail_like(self) -> bool:
+        """Whether the metric is a guardrail or reads like one (latency, cost, tokens, fallbacks, errors, length).
+
+        Such a metric becomes the primary metric only when named (``--primary`` or role ``primary``).
+        """
+        words = {w for text in (self.name, *self.columns()) for w in re.split(r"[^a-z0-9]+", text.lower())}
+        return self.role == "guardrail" or bool(words & GUARDRAIL_WORDS)
+
 
 @dataclass(frozen=True)
 class AnalysisConfig:
@@ -99,12 +113,17 @@ class AnalysisConfig:
         if self.correction not in CORRECTIONS:
             raise ConfigError(f"unknown correction {self.correction!r}", hint=f"use one of {', '.join(CORRECTIONS)}")
         if not 0 < self.alpha < 0.5:
-            raise ConfigError(f"alpha must be in (0, 0.5), got {self.alpha}")
+            raise ConfigError(f"alpha must be in (0, 0.5), got {self.alpha}", hint="e.g. 0.05")
+        if not 0 < self.power < 1:
+            raise ConfigError(f"power must be in (0, 1), got {self.power}", hint="e.g. 0.8 for 80% power")
+        if not (math.isfinite(self.mde) and self.mde > -1 and self.mde != 0):
+            raise ConfigError(f"mde must be a relative change above -1 and not 0, got {self.mde}",
+                              hint="e.g. 0.05 for a 5% change")
         if self.weights is not None and any(not w > 0 for w in self.weights.values()):
-            raise ConfigError(f"weights must all be > 0, got {self.weights}", hint="e.g. --weights control=0.5,treatment=0.5")
+            raise ConfigError(f"weights must all be > 0, got {self.weights}", hint="e.g. control=0.5,treatment=0.5")
         if self.planned_units is not None and not self.planned_units > 0:
             raise ConfigError(f"planned_units must be > 0 (units across all variants), got {self.planned_units}",
-                              hint="e.g. --planned-units 20000, the total_units of harness ab plan")
+                              hint="e.g. 20000, the total_units of harness ab plan")
         if self.spending is not None and self.spending not in SPENDING:
             raise ConfigError(f"unknown spending function {self.spending!r}", hint=f"use one of {', '.join(SPENDING)}")
         names = [m.name for m in self.metrics]
@@ -125,30 +144,69 @@ class AnalysisConfig:
         if self.primary is not None and self.primary not in names:
             raise ConfigError(f"primary metric {self.primary!r} is not among the metrics of {source}: {names}",
                               hint="pass --primary with one of those names")
-        if not self.guardrails:
-            return self
-        metrics = list(self.metrics)
-        for raw, margin in self.guardrails.items():
-            name = raw.lstrip("+")
-            if name not in names:
-                raise ConfigError(f"guardrail {name!r} is not among the metrics of {source}: {names}",
-                                  hint="name a metric (or add it with --metric)")
-            i = names.index(name)
-            metrics[i] = replace(metrics[i], role="guardrail", margin=margin, higher_is_better=raw.startswith("+"))
-        return replace(self, metrics=tuple(metrics), guardrails=None)
+        out = self
+        if self.guardrails:
+            metrics = list(self.metrics)
+            for raw, margin in self.guardrails.items():
+                name = raw.lstrip("+")
+                if name not in names:
+                    raise ConfigError(f"guardrail {name!r} is not among the metrics of {source}: {names}",
+                                      hint="name a metric (or add it with --metric)")
+                i = names.index(name)
+                metrics[i] = replace(metrics[i], role="guardrail", margin=margin,
+                                     higher_is_better=raw.startswith("+"))
+            out = replace(self, metrics=tuple(metrics), guardrails=None)
+        return out
+
+    def require_primary(self, source: str) -> str:
+        """Return the primary metric's name (guardrails applied), or raise :class:`ConfigError` asking for
+        ``--primary`` when every metric is a guardrail or reads like one (latency, cost, tokens, ...)."""
+        name = self.resolved(source).primary_metric()
+        if name is None:
+            raise _no_primary(source, [m.name for m in self.metrics])
+        return name
 
     def primary_metric(self) -> str | None:
-        """The primary metric's name: ``primary``, else the metric with role primary, else the first."""
+        """The primary metric's name: ``primary``, else the metric with role primary, else the first metric
+        that is not :attr:`~MetricSpec.guardrail_like`; ``None`` when there is none (a guardrail is never
+        the primary metric by default: ``harness ab analyze`` asks for ``--primary``, see :meth:`require_primary`)."""
         if self.primary:
             return self.primary
         for m in self.metrics:
             if m.role == "primary":
                 return m.name
-        return self.metrics[0].name if self.metrics else None
+        return next((m.name for m in self.metrics if not m.guardrail_like), None)
+
+    def with_inferred_primary(self, source: str) -> AnalysisConfig:
+        """Return the config of metrics inferred from ``source`` with its primary metric, or ask for one.
+
+        Inferred metrics come in the file's order, which says nothing about what matters: unless
+        ``primary`` or a metric with role primary says so, the one metric that is not a guardrail (and
+        does not read like one) is primary; with none or several, :class:`ConfigError` asks for ``--primary``.
+        """
+        if self.primary or any(m.role == "primary" for m in self.metrics):
+            return self
+        candidates = [m.name for m in self.metrics if not m.guardrail_like]
+        if len(candidates) == 1:
+            return replace(self, primary=candidates[0])
+        names = [m.name for m in self.metrics]
+        if not candidates:
+            raise _no_primary(source, names)
+        raise ConfigError(f"which metric decides? {source} has {len(candidates)} candidate primary metrics "
+                          f"({', '.join(candidates)}) and none is marked primary",
+                          hint=f"pass --primary NAME, e.g. --primary {candidates[0]}")
 
     def with_overrides(self, **changes: Any) -> AnalysisConfig:
         """Return a copy with every non-``None`` value in ``changes`` applied (CLI flags over the file)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _no_primary(source: str, names: list[str]) -> ConfigError:
+    """The error asking for ``--primary`` when every metric is a guardrail (or reads like one)."""
+    return ConfigError(f"no primary metric for {source}: every metric ({', '.join(names)}) is a guardrail or reads "
+                       "like one (latency, cost, tokens, fallbacks, errors, length), and a guardrail is never the "
+                       "primary metric by default", hint=f"name the metric to decide on with --primary NAME (e.g. "
+                       f"--primary {names[0]}), or add one with --metric NAME:TYPE")
 
 
 _SPEC = re.compile(r"^(?P<name>[A-Za-z_][\w.\-]*)(?::(?P<type>\w+))?(?::(?P<args>.+))?$")
@@ -171,18 +229,23 @@ def parse_metric_flag(text: str) -> MetricSpec:
     return MetricSpec(name, metric_type.name, **metric_type.flag_fields(name, kind, args, text))
 
 
-def parse_weights(text: str) -> dict[str, float]:
-    """Parse ``A=0.5,B=0.5`` (or ``A=1,B=1``) into a weights mapping."""
+def parse_weights(text: str, *, option: str = "--weights", example: str = "control=0.5,treatment=0.5",
+                  what: str = "NAME=WEIGHT") -> dict[str, float]:
+    """Parse ``A=0.5,B=0.5`` (or ``A=1,B=1``) into a mapping of names to numbers.
+
+    ``option`` and ``example`` word the error for the flag the value came from (``--variants``,
+    ``--effect`` ...), so a hint never names an option the command does not have.
+    """
     out: dict[str, float] = {}
     for part in text.split(","):
         name, sep, value = part.partition("=")
         try:
-            if not sep:
+            if not sep or not name.strip():
                 raise ValueError
             out[name.strip()] = float(value)
         except ValueError:
-            raise ConfigError(f"--weights {text!r}: {part!r} is not NAME=WEIGHT",
-                              hint="e.g. --weights control=0.5,treatment=0.5") from None
+            raise ConfigError(f"{option} {text!r}: {part!r} is not {what}",
+                              hint=f"e.g. {option} {example}") from None
     return out
 
 
@@ -201,14 +264,11 @@ def parse_guardrail_flag(text: str) -> tuple[str, float]:
 
 def load_config(path: Path) -> AnalysisConfig:
     """Read an analysis config from YAML or JSON; unknown keys are an error naming the key."""
-    import yaml
+    from harness.config_files import parse_yaml, read_config_text
 
     if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML/JSON: {exc}") from None
+        raise ConfigError(f"config file {path} does not exist", hint="check the path given to --config")
+    raw = parse_yaml(read_config_text(path, kind="config"), path) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with keys like metrics, control, weights")
     return config_from_dict(raw, source=str(path))
@@ -241,6 +301,8 @@ def config_from_dict(raw: dict[str, Any], *, source: str = "config") -> Analysis
         return AnalysisConfig(metrics=tuple(specs), **data)
     except TypeError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    except ConfigError as exc:  # a value out of range: say which file holds it
+        raise ConfigError(f"{source}: {exc.message}", hint=exc.hint) from None
 
 
 def default_store_metrics() -> tuple[MetricSpec, ...]:

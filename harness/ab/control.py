@@ -3,7 +3,9 @@
 The state lives in the existing A/B tables (no schema of its own): the weights in ``ab_variants.weight``
 and, in ``ab_experiments.config_json``, the keys ``"status"`` (``"running"`` or ``"stopped"``; an
 experiment without it is running), ``"kill_switch"`` (bool, default off), ``"salt"`` (default: the
-experiment name) and ``"updated_at"`` (epoch seconds of the last change). A gateway re-reads
+experiment name), ``"updated_at"`` (epoch seconds of the last change) and ``"weight_history"`` (every
+weight change: ``[{"from": epoch or null, "weights": {...}}]``, for the sample-ratio check,
+:func:`weight_periods`). A gateway re-reads
 :func:`experiment_state` (about once a second), so a change takes effect without a restart.
 
 While an experiment is stopped or its kill switch is on, every request goes to the control and records
@@ -14,6 +16,7 @@ no exposure (:meth:`ExperimentState.variant_for` returns ``None``), as for units
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 STATUSES = ("running", "stopped")
+#: The keys of ``ab_experiments.config_json`` owned by this module (not analysis settings).
+CONTROL_KEYS = ("status", "kill_switch", "salt", "updated_at", "weight_history")
 
 
 @dataclass(frozen=True)
@@ -122,11 +127,29 @@ def set_weights(engine: Engine, name: str, weights: Mapping[str, float], *, forc
             hint="ramp up from a smaller enrolled share (e.g. base=0.1,candidate=0.1 -> base=0.5,candidate=0.5), "
             "or pass --force to reassign those units anyway")
     with engine.begin() as conn:
-        exp_id = conn.execute(text("SELECT id FROM ab_experiments WHERE name = :n"), {"n": name}).scalar_one()
+        exp_id, raw = conn.execute(text("SELECT id, config_json FROM ab_experiments WHERE name = :n"),
+                                   {"n": name}).one()
         for variant, weight in new.items():
             conn.execute(text("UPDATE ab_variants SET weight = :w WHERE experiment_id = :e AND name = :v"),
                          {"w": weight, "e": exp_id, "v": variant})
-    return _update(engine, name)
+    history = list(_config(raw).get("weight_history") or [{"from": None, "weights": dict(current.weights)}])
+    history.append({"from": time.time(), "weights": new})
+    return _update(engine, name, weight_history=history)
+
+
+def weight_periods(config: Mapping[str, Any], weights: Mapping[str, float]) -> list[tuple[float, float, dict[str, float]]]:
+    """Return the experiment's constant-weight periods as ``(start, end, weights)``, oldest first.
+
+    ``config`` is the experiment's stored config (with the ``weight_history`` :func:`set_weights`
+    keeps), ``weights`` its current weights; the first period starts at ``-inf``, the last ends at
+    ``inf``. Without a recorded change it is one period with the current weights.
+    """
+    history = config.get("weight_history") or []
+    if len(history) < 2:
+        return [(-math.inf, math.inf, dict(weights))]
+    starts = [-math.inf, *(float(h["from"]) for h in history[1:])]
+    ends = [*starts[1:], math.inf]
+    return [(a, b, {k: float(v) for k, v in h["weights"].items()}) for a, b, h in zip(starts, ends, history, strict=True)]
 
 
 def _update(engine: Engine, name: str, **changes: Any) -> ExperimentState:

@@ -39,6 +39,8 @@ def _fmt_rel(m: MetricResult) -> str:
         lo, hi = rel.ci
         return f"{rel.estimate:+.2%} (95% CI {lo:+.2%} to {hi:+.2%})"
     a = m.effect.absolute
+    if not math.isfinite(a.estimate):  # e.g. no spread in either arm yet (a constant 0 fallback rate)
+        return f"not computable yet ({m.effect.error or 'no data'})"
     return f"{a.estimate:+.4g} (95% CI {a.ci[0]:+.4g} to {a.ci[1]:+.4g})"
 
 
@@ -82,7 +84,7 @@ def decide(result: AnalysisResult) -> Decision:
         return Decision("ship", reasons)
 
     if not primary:
-        reasons.append("no primary metric")
+        reasons.append("no primary metric: name one with --primary NAME (an outcome the feedback records)")
     for m in primary:
         if not m.improved:
             reasons.append(f"primary metric {m.spec.name} not significant yet in {m.treatment}: {_fmt_rel(m)}, "

@@ -25,7 +25,8 @@ import math
 from typing import TYPE_CHECKING
 
 from harness.ab.config import MetricSpec
-from harness.ab.sums import Pair, PairSums, UnitValue, order_statistic_index
+from harness.ab.sql_quantiles import lower_quantiles
+from harness.ab.sums import Pair, PairSums, SrmPeriod, UnitValue
 from harness.errors import DataError
 from harness.store.ab import get_experiment, list_experiments
 
@@ -45,6 +46,8 @@ REQUEST_COLUMNS: dict[str, str] = {
 }
 #: Outcome names preferred as the primary metric of the default metrics, in this order.
 PRIMARY_OUTCOMES = ("task_completed", "resolved", "thumbs_up")
+#: Seconds after a weight change whose requests the sample-ratio check leaves out (routing may lag).
+SRM_GUARD_S = 5.0
 
 
 def has_gateway_requests(engine: Engine, experiment_id: int) -> bool:
@@ -247,10 +250,40 @@ class GatewaySource:
         assert self._overview is not None
         return self._overview
 
-    def quantiles(self, column: str, probs: dict[str, list[float]]) -> dict[str, list[float]]:
-        """Lower quantiles per variant of a request column (over requests) or an outcome (over its values)."""
+    def srm_periods(self, variants: list[str]) -> list[SrmPeriod] | None:
+        """Units per variant in each constant-weight period, or ``None`` when the weights never changed.
+
+        A unit counts in a period when it has a request recorded in it (on the variant of those
+        requests), see :func:`harness.stats.srm.srm_check_periods` for why. Requests in the first
+        :data:`SRM_GUARD_S` seconds after a change are left out: a gateway re-reads the weights about
+        once a second, so those may have been routed with the old ones. Periods are placed by the
+        requests' recorded time (the client's ``X-Harness-Time`` when replay set it).
+        """
+        import datetime as dt
+
         from sqlalchemy import text
 
+        from harness.ab.control import weight_periods
+
+        periods = weight_periods(self.info.config, self.info.weights)
+        if len(periods) < 2:
+            return None
+        sql = text("SELECT variant, COUNT(DISTINCT unit_id) FROM ab_requests WHERE experiment_id = :e "
+                   "AND ts >= :a AND ts < :b GROUP BY variant")
+        out = []
+        with self.engine.connect() as conn:
+            for start, end, weights in periods:
+                a = start + SRM_GUARD_S if math.isfinite(start) else -1e300
+                b = end if math.isfinite(end) else 1e300
+                counts = {str(v): int(n) for v, n in conn.execute(sql, {"e": self.info.id, "a": a, "b": b})}
+                when = "start" if not math.isfinite(start) else \
+                    dt.datetime.fromtimestamp(start, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                out.append(SrmPeriod(f"from {when}", {v: counts.get(v, 0) for v in variants},
+                                     {v: float(weights.get(v, 0.0)) for v in variants}))
+        return out
+
+    def quantiles(self, column: str, probs: dict[str, list[float]]) -> dict[str, list[float]]:
+        """Lower quantiles per variant of a request column (over requests) or an outcome (over its values)."""
         self._check(column)
         if column in REQUEST_COLUMNS:
             expr = REQUEST_COLUMNS[column]
@@ -262,20 +295,6 @@ class GatewaySource:
                    "AND o.value IS NOT NULL AND o.unit_id IN (SELECT r.unit_id FROM ab_requests AS r "
                    "WHERE r.experiment_id = :e AND r.variant = :v)")
             params = {"n": column}
-        out: dict[str, list[float]] = {}
         with self.engine.connect() as conn:
-            for variant, ps in probs.items():
-                p0 = {"e": self.info.id, "v": variant, **params}
-                n = int(conn.execute(text(f"SELECT COUNT(*) {frm}"), p0).scalar_one())
-                values = []
-                for p in ps:
-                    if n == 0:
-                        values.append(math.nan)
-                        continue
-                    k = order_statistic_index(p, n)
-                    order, offset = ("ASC", k) if k < n / 2 else ("DESC", n - 1 - k)
-                    values.append(float(conn.execute(text(
-                        f"SELECT {expr} {frm} ORDER BY {expr} {order} LIMIT 1 OFFSET :k"), {**p0, "k": offset}
-                    ).scalar_one()))
-                out[variant] = values
-        return out
+            return {variant: lower_quantiles(conn, expr, frm, {"e": self.info.id, "v": variant, **params}, ps)
+                    for variant, ps in probs.items()}

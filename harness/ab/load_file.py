@@ -7,25 +7,33 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.ab.config import AnalysisConfig, MetricSpec, default_store_metrics
-from harness.ab.sums import Pair, PairSums, UnitValue
+from harness.ab.clean_events import (
+    infer_metrics,
+    missing_values,
+    numeric_column,
+    unparsed_timestamps,
+    usable_rows,
+)
+from harness.ab.config import AnalysisConfig
+from harness.ab.sums import DataQuality, Pair, PairSums, UnitValue
 from harness.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 REQUIRED = ("unit_id", "variant")
-RESERVED = ("unit_id", "variant", "timestamp")
 
 
 def read_events(path: Path) -> pd.DataFrame:
-    """Read an events file into a DataFrame; errors name the file and what is wrong."""
+    """Read an events file into a DataFrame (as stored: see :mod:`harness.ab.clean_events` for the usable rows);
+    errors name the file and what is wrong."""
     import pandas as pd
 
     if not path.exists():
         raise DataError(f"events file {path} does not exist")
     if path.stat().st_size == 0:
-        raise DataError(f"events file {path} is empty", hint="it needs a header row and one row per event")
+        raise DataError(f"events file {path} is empty", hint="it needs a header row and one row per event",
+                        exit_code=1)
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
@@ -35,57 +43,17 @@ def read_events(path: Path) -> pd.DataFrame:
         else:
             raise DataError(f"events file {path}: unknown extension {suffix!r}", hint="use .csv or .parquet")
     except pd.errors.EmptyDataError:
-        raise DataError(f"events file {path} is empty", hint="it needs a header row and one row per event") from None
+        raise DataError(f"events file {path} is empty", hint="it needs a header row and one row per event",
+                        exit_code=1) from None
     except (pd.errors.ParserError, OSError, ValueError) as exc:
-        raise DataError(f"events file {path} cannot be read: {exc}") from None
+        raise DataError(f"events file {path} cannot be read: {exc}", exit_code=1) from None
     if len(df) == 0:
-        raise DataError(f"events file {path} has a header but no rows", hint="add one row per event")
+        raise DataError(f"events file {path} has a header but no rows", hint="add one row per event", exit_code=1)
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        raise DataError(f"events file {path}: missing column {missing[0]!r}",
+        raise DataError(f"events file {path}: missing column {missing[0]!r}", exit_code=1,
                         hint=f"columns found: {', '.join(map(str, df.columns))}; required: unit_id, variant")
-    df["variant"] = df["variant"].astype(str)
     return df
-
-
-def numeric_column(df: pd.DataFrame, column: str, path: Path) -> None:
-    """Convert ``column`` to float in place, or raise naming the column, the file, the row and the value."""
-    import pandas as pd
-
-    if column not in df.columns:
-        raise DataError(f"events file {path}: metric column {column!r} not found",
-                        hint=f"columns found: {', '.join(map(str, df.columns))}")
-    col = df[column]
-    if col.dtype == bool:
-        df[column] = col.astype(float)
-        return
-    converted = pd.to_numeric(col, errors="coerce")
-    bad = converted.isna() & col.notna()
-    if bad.any():
-        row = int(np.argmax(bad.to_numpy()))
-        line = f" line {row + 2}" if path.suffix.lower() == ".csv" else f" row {row}"
-        raise DataError(f"events file {path}: metric column {column!r} is not numeric "
-                        f"({line.strip()}: {col.iloc[row]!r})", hint="metric columns must hold numbers (0/1 for yes/no)")
-    df[column] = converted.astype(float)
-
-
-def infer_metrics(df: pd.DataFrame, config: AnalysisConfig) -> tuple[MetricSpec, ...]:
-    """Default metrics for a file: the standard LLM metrics whose columns exist, then other numeric columns."""
-    import pandas as pd
-
-    specs = [m for m in default_store_metrics() if all(c in df.columns for c in m.columns())]
-    used = {c for m in specs for c in m.columns()} | set(RESERVED) | {config.cuped_covariate}
-    for col in df.columns:
-        pre_period = str(col).startswith(("pre_", "covariate"))
-        if col in used or pre_period or not pd.api.types.is_numeric_dtype(df[col]):
-            continue
-        values = df[col].dropna()
-        kind = "proportion" if len(values) and values.isin([0, 1]).all() else "mean"
-        specs.append(MetricSpec(str(col), kind))
-    if not specs:
-        raise DataError("no numeric metric columns found in the events file",
-                        hint="add metric columns or name them with --metric NAME:TYPE")
-    return tuple(specs)
 
 
 class FrameSource:
@@ -111,10 +79,13 @@ class FrameSource:
         if pd.api.types.is_numeric_dtype(ts):
             seconds = ts.astype(float)
         else:
-            parsed = pd.to_datetime(ts, errors="coerce", utc=True)
-            if parsed.isna().all():
+            try:
+                parsed = pd.to_datetime(ts, errors="coerce", utc=True)
+                if parsed.isna().all():
+                    return units, None, None
+                seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+            except (pd.errors.OutOfBoundsDatetime, OverflowError, ValueError):  # e.g. "5492" read as a year
                 return units, None, None
-            seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
         return units, float(seconds.min()), float(seconds.max())
 
     def quantiles(self, column: str, probs: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -169,17 +140,31 @@ class FrameSource:
 
 
 def load_events_file(path: Path, config: AnalysisConfig):  # -> tuple[ExperimentData, AnalysisConfig]
-    """Read, validate and aggregate an events file; returns the data and the config with metrics filled in."""
+    """Read, validate and aggregate an events file; returns the data and the config with metrics filled in.
+
+    Rows without a unit or a variant, and units seen in more than one variant, are left out and counted
+    (:mod:`harness.ab.clean_events`); the counts are ``data.quality``. Inferred metrics get a primary
+    metric only when one is unambiguous (:meth:`AnalysisConfig.with_inferred_primary`).
+    """
     from dataclasses import replace
 
     from harness.ab.collect import collect
 
-    df = read_events(path)
-    metrics = config.metrics or infer_metrics(df, config)
-    config = replace(config, metrics=metrics)
+    df, rows = usable_rows(read_events(path), path)
+    ignored: dict[str, str] = {}
+    if config.metrics:
+        metrics = config.metrics
+    else:
+        metrics, ignored = infer_metrics(df, config, path)
+        config = replace(config, metrics=metrics).with_inferred_primary(f"events file {path}")
     needed = {c for m in metrics for c in m.columns()}
+    proportions = {m.source_column for m in metrics if m.metric_type.plan_as == "proportion"}
     if config.cuped_covariate:
         needed.add(config.cuped_covariate)
     for column in sorted(needed):
-        numeric_column(df, column, path)
-    return collect(FrameSource(df, str(path)), config), config
+        numeric_column(df, column, path, proportion=column in proportions)
+    data = collect(FrameSource(df, str(path)), config)
+    data.quality = DataQuality(rows.read, rows.used, rows.without_unit_id, rows.without_variant,
+                               rows.multi_variant_units, rows.multi_variant_rows, rows.multi_variant_examples,
+                               missing_values(df, needed), ignored, unparsed_timestamps(df))
+    return data, config

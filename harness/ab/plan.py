@@ -20,6 +20,8 @@ _ERRORS = {
     "missing_sd": "a mean metric needs --sd (the standard deviation per unit) > 0",
     "zero_mde": "--mde must be a non-zero relative change, e.g. 0.05 for 5%",
     "control_not_in_weights": "the control variant must be one of --weights",
+    "zero_effect": "a relative change of a zero baseline mean is zero: give a metric whose baseline is not 0",
+    "no_solution": "no sample size reaches that power for this effect (check --mde, --sd and --power)",
 }
 
 

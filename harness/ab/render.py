@@ -30,6 +30,8 @@ def print_analysis(report: dict, console: Any) -> None:
                   f"{report['method']} intervals, alpha {report['alpha']}, {report['correction']} correction")
     if report.get("method_reason"):
         console.print(f"method: {report['method_reason']}")
+    for line in data_quality_lines(report.get("data_quality")):
+        console.print(line)
     gs = report.get("group_sequential")
     if gs:
         _print_look(gs, console)
@@ -49,7 +51,8 @@ def print_analysis(report: dict, console: Any) -> None:
             status = "[green]better[/]" if good else "[red]worse[/]"
         else:
             status = "[dim]n.s.[/]"
-        name = {"primary": f"[bold]{m['name']}[/] *", "guardrail": f"{m['name']} (g)"}.get(m["role"], m["name"])
+        role = "primary" if m["name"] == report.get("primary_metric") else m["role"]
+        name = {"primary": f"[bold]{m['name']}[/] *", "guardrail": f"{m['name']} (g)"}.get(role, m["name"])
         rel = (f"{_pct(r['estimate'])} [{_pct(r['ci'][0])}, {_pct(r['ci'][1])}]" if r["estimate"] is not None
                else f"{_num(a['estimate'], '+.3g')} [{_num(a['ci'][0], '+.3g')}, {_num(a['ci'][1], '+.3g')}]")
         table.add_row(name, m["treatment"], f"{_num(c['mean'])} -> {_num(t['mean'])}", rel,
@@ -63,6 +66,36 @@ def print_analysis(report: dict, console: Any) -> None:
         console.print(f"  - {reason}")
     for note in report.get("notes", []):
         console.print(f"[dim]note: {note}[/]")
+
+
+def data_quality_lines(quality: dict | None) -> list[str]:
+    """Lines saying what of an events file the analysis left out and why (none for other sources)."""
+    if not quality:
+        return []
+    q = quality
+    lines = [f"data: {_count(q['rows_read'], 'row')} read, {q['rows_used']:,} used"
+             + (f", [yellow]{q['rows_excluded']:,} excluded[/]" if q["rows_excluded"] else "")]
+    if q["rows_without_unit_id"]:
+        lines.append(f"  [yellow]{_count(q['rows_without_unit_id'], 'row')} without a unit_id[/] (left out)")
+    if q["rows_without_variant"]:
+        lines.append(f"  [yellow]{_count(q['rows_without_variant'], 'row')} without a variant[/] (left out)")
+    if q["multi_variant_units"]:
+        examples = ", ".join(q["multi_variant_examples"])
+        more = ", ..." if q["multi_variant_units"] > len(q["multi_variant_examples"]) else ""
+        lines.append(f"  [yellow]{_count(q['multi_variant_units'], 'unit')} seen in more than one variant[/] "
+                     f"({_count(q['multi_variant_rows'], 'row')}; e.g. {examples}{more}) left out; rule: "
+                     f"{q['multi_variant_rule']}")
+    for column, n in q["missing_values"].items():
+        lines.append(f"  {column}: {_count(n, 'blank cell')} (those events carry no {column} value)")
+    for column, why in q["ignored_columns"].items():
+        lines.append(f"  column {column} not analysed: {why}")
+    if q.get("unparsed_timestamps"):
+        lines.append(f"  [yellow]{_count(q['unparsed_timestamps'], 'timestamp')} not a date[/] (left out of the days)")
+    return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _print_look(gs: dict, console: Any) -> None:

@@ -139,18 +139,16 @@ def write_file(cfg: SimulationConfig, path: Path) -> int:
     """Write simulated events to CSV or Parquet (by extension), atomically; returns the number of events."""
     from harness.io import atomic_write
 
-    df = simulate_frame(cfg)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ValueError(f"unknown extension {suffix!r}; use .csv or .parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    df = simulate_frame(cfg)
     if suffix == ".csv":
         with atomic_write(path) as fh:
             df.to_csv(fh, index=False)
     else:
-        tmp = path.with_name(f".{path.name}.tmp")
-        df.to_parquet(tmp, index=False)
-        tmp.replace(path)
+        with atomic_write(path, "wb") as fh:
+            df.to_parquet(fh, index=False)
     return len(df)
 
 

@@ -13,7 +13,8 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
-from harness.ab.sums import Pair, PairSums, UnitValue, order_statistic_index
+from harness.ab.sql_quantiles import lower_quantiles
+from harness.ab.sums import Pair, PairSums, UnitValue
 from harness.errors import DataError
 from harness.store.ab import METRIC_COLUMNS, get_experiment, list_experiments
 
@@ -159,23 +160,9 @@ class StoreSource:
         Latency has an index (experiment, variant, latency), so the walk runs on it from the nearer end
         and a p95 visits 5% of the entries; other columns make the database sort the variant's values.
         """
-        from sqlalchemy import text
-
         self._check(column)
-        where = f"experiment_id = :e AND variant = :v AND {column} IS NOT NULL"
-        out: dict[str, list[float]] = {}
+        frm = f"FROM ab_events WHERE experiment_id = :e AND variant = :v AND {column} IS NOT NULL"
         with self.engine.connect() as conn:
-            for variant, ps in probs.items():
-                n = self._count(conn, column, variant)
-                values = []
-                for p in ps:
-                    if n == 0:
-                        values.append(math.nan)
-                        continue
-                    k = order_statistic_index(p, n)
-                    order, offset = ("ASC", k) if k < n / 2 else ("DESC", n - 1 - k)
-                    values.append(float(conn.execute(text(
-                        f"SELECT {column} FROM ab_events WHERE {where} ORDER BY {column} {order} LIMIT 1 OFFSET :k"),
-                        {"e": self.info.id, "v": variant, "k": offset}).scalar_one()))
-                out[variant] = values
-        return out
+            return {variant: lower_quantiles(conn, column, frm, {"e": self.info.id, "v": variant}, ps,
+                                             n=self._count(conn, column, variant))
+                    for variant, ps in probs.items()}

@@ -66,6 +66,58 @@ class QuantileArm:
     se: float
 
 
+@dataclass(frozen=True)
+class SrmPeriod:
+    """The units seen while one set of weights was in force (a constant-weight period of an experiment)."""
+
+    label: str
+    units: dict[str, int]
+    weights: dict[str, float]
+
+
+#: What happens to a unit seen in more than one variant (stated in the output and in ``harness ab analyze``).
+MULTI_VARIANT_RULE = ("a unit seen in more than one variant is excluded from every variant (its exposure is "
+                      "ambiguous, so neither arm may keep it)")
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """What an events file held that the analysis could not use, counted so the output can show it.
+
+    ``rows_read`` rows were read; rows without a ``unit_id`` or ``variant`` and every row of a unit seen
+    in more than one variant (:data:`MULTI_VARIANT_RULE`) were left out, leaving ``rows_used``.
+    ``missing_values[column]`` counts blank cells of a metric column (those events carry no value for
+    it); ``ignored_columns[column]`` says why a column was not analysed (e.g. it holds text);
+    ``unparsed_timestamps`` rows have a timestamp that is not a date (left out of the experiment's span).
+    """
+
+    rows_read: int
+    rows_used: int
+    rows_without_unit_id: int = 0
+    rows_without_variant: int = 0
+    multi_variant_units: int = 0
+    multi_variant_rows: int = 0
+    multi_variant_examples: tuple[str, ...] = ()
+    missing_values: dict[str, int] = field(default_factory=dict)
+    ignored_columns: dict[str, str] = field(default_factory=dict)
+    unparsed_timestamps: int = 0
+
+    @property
+    def rows_excluded(self) -> int:
+        """Rows left out of the analysis (no unit, no variant, or a unit in several variants)."""
+        return self.rows_read - self.rows_used
+
+    def to_dict(self) -> dict:
+        """The ``data_quality`` entry of the ``--json`` output."""
+        return {"rows_read": self.rows_read, "rows_used": self.rows_used, "rows_excluded": self.rows_excluded,
+                "rows_without_unit_id": self.rows_without_unit_id, "rows_without_variant": self.rows_without_variant,
+                "multi_variant_units": self.multi_variant_units, "multi_variant_rows": self.multi_variant_rows,
+                "multi_variant_examples": list(self.multi_variant_examples),
+                "multi_variant_rule": MULTI_VARIANT_RULE,
+                "missing_values": dict(self.missing_values), "ignored_columns": dict(self.ignored_columns),
+                "unparsed_timestamps": self.unparsed_timestamps}
+
+
 @dataclass
 class ExperimentData:
     """What the analysis needs: units per variant, per-metric per-variant inputs, and timing.
@@ -79,6 +131,10 @@ class ExperimentData:
     metrics: dict[str, dict[str, object]] = field(default_factory=dict)
     days: float | None = None
     units_per_day: float | None = None
+    #: per constant-weight period, when the weights changed during the experiment (else ``None``)
+    srm_periods: list[SrmPeriod] | None = None
+    #: rows and columns of an events file the analysis could not use (``None`` for other sources)
+    quality: DataQuality | None = None
 
 
 def order_statistic_index(p: float, n: int) -> int:

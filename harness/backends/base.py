@@ -143,6 +143,17 @@ def backend_capabilities(name: str) -> BackendCapabilities:
     return getattr(get_backend_factory(name), "capabilities", None) or BackendCapabilities()
 
 
+def check_backend_spec(name: str, spec: BackendSpec) -> None:
+    """Run the backend's own checks of ``spec`` (its ``check_spec``, if it has one) without building it.
+
+    The runner calls this for every candidate before any generation, so a spec the backend would
+    refuse (an API key over plain http) stops a run before the first model answers.
+    """
+    check = getattr(get_backend_factory(name), "check_spec", None)
+    if check is not None:
+        check(spec)
+
+
 def create_backend(name: str, spec: BackendSpec) -> Backend:
     """Build the backend ``name`` for ``spec``."""
     return get_backend_factory(name)(spec)

@@ -6,7 +6,9 @@ default 3; ``options.backoff_s``, default 0.5, doubled each try, ``Retry-After``
 5xx, timeouts and connection errors. When the model still fails, ``fallback_model`` (same
 endpoint, or ``options.fallback_base_url``) answers instead; the generation records which model
 answered. Token counts come from the response's ``usage``. The API key is read from the
-environment variable named by ``options.api_key_env`` (default ``OPENAI_API_KEY``), if set.
+environment variable named by ``options.api_key_env`` (default ``OPENAI_API_KEY``; ``null`` sends no
+key), if set. A key is never sent over plain ``http://`` except to a loopback address (127.0.0.0/8,
+::1, localhost): :func:`check_key_transport` refuses it before any request.
 """
 
 from __future__ import annotations
@@ -28,6 +30,52 @@ from harness.backends.base import (
 )
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+
+
+def api_key_env(options: dict[str, Any]) -> str | None:
+    """The environment variable the key is read from: ``options.api_key_env``, the default, or None (no key)."""
+    if "api_key_env" not in options:
+        return DEFAULT_API_KEY_ENV
+    value = options["api_key_env"]
+    return str(value) if value else None
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1, IPv4-mapped 127.x)."""
+    import ipaddress
+
+    if not host:
+        return False
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def check_key_transport(url: str | None, key_env: str | None, *, field: str = "base_url") -> None:
+    """Raise :class:`BackendError` when the key in ``$key_env`` would travel unencrypted to ``url``.
+
+    Plain ``http://`` is fine without a key, or to a loopback address (a local vLLM server, a test
+    fake); anything else with a key must be ``https://``.
+    """
+    from urllib.parse import urlsplit
+
+    if not url or not key_env or not os.environ.get(key_env):
+        return
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "https" or is_loopback(parts.hostname):
+        return
+    raise BackendError(
+        f"{field} {url}: refusing to send the API key from ${key_env} over plain {parts.scheme or 'http'}:// to "
+        f"{parts.hostname or url}, which is not a loopback address (anyone on the way could read the key)",
+        hint=f"use an https:// {field}, or send no key: unset {key_env} (or set the candidate's "
+             "options: {api_key_env: null})")
 
 
 class _Attempt(Exception):
@@ -59,11 +107,20 @@ class OpenAIBackend:
         self.max_retries = max(0, int(opts.get("max_retries", 3)))
         self.backoff_s = float(opts.get("backoff_s", 0.5))
         self.fallback_base_url = opts.get("fallback_base_url")
-        key = os.environ.get(str(opts.get("api_key_env", "OPENAI_API_KEY")))
+        self.check_spec(spec)
+        key_env = api_key_env(opts)
+        key = os.environ.get(key_env) if key_env else None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_s), headers=headers, limits=limits)
         self.attempts = 0  # total HTTP tries, for reports and tests
+
+    @classmethod
+    def check_spec(cls, spec: BackendSpec) -> None:
+        """Refuse a spec that would send the API key over plain http to a non-loopback host (see the module doc)."""
+        key_env = api_key_env(spec.options)
+        check_key_transport(spec.base_url, key_env)
+        check_key_transport(spec.options.get("fallback_base_url"), key_env, field="options.fallback_base_url")
 
     @classmethod
     def fingerprint_of(cls, spec: BackendSpec) -> str:

@@ -55,6 +55,9 @@ class TransformersBackend:
         opts = dict(spec.options)
         self.batch_size = int(opts.pop("batch_size", 16))
         self.request_chunk = self.batch_size  # one model.generate batch per stored chunk
+        # checked after every generated token: True stops the batch early (a caller that gave up, e.g.
+        # the A/B gateway after a timeout, so the model is free for the next request)
+        self.should_stop: Any = None
         self.device = str(opts.pop("device", "") or self._default_device())
         self.dtype = opts.pop("dtype", None)
         # torch CPU threads (process-wide): 1 is fastest for tiny models on a busy machine, where
@@ -148,6 +151,8 @@ class TransformersBackend:
         else:
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=0)
             torch.manual_seed(settings.seed)
+        if self.should_stop is not None:
+            kwargs["stopping_criteria"] = _stop_when(self.should_stop)
         started = time.perf_counter()
         with torch.inference_mode():
             output = model.generate(input_ids=input_ids, attention_mask=attention, **kwargs)
@@ -180,3 +185,15 @@ class TransformersBackend:
         """Drop the model so its memory can be reclaimed."""
         self._model = None
         self._tokenizer = None
+
+
+def _stop_when(should_stop: Any) -> Any:
+    """A ``StoppingCriteriaList`` that ends every sequence once ``should_stop()`` returns True."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Stop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), bool(should_stop()), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_Stop()])

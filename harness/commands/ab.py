@@ -22,7 +22,9 @@ WeightsOpt = Annotated[str | None, typer.Option("--weights", help="Configured sp
 MetricOpt = Annotated[list[str] | None, typer.Option(
     "--metric", help="NAME[:TYPE[:ARGS]]: task_completed:proportion, satisfaction:mean, "
     "cost_per_request:ratio:cost/requests, latency_p95:p95:latency_s. Repeatable.")]
-PrimaryOpt = Annotated[str | None, typer.Option("--primary", help="Primary metric (default: the first).")]
+PrimaryOpt = Annotated[str | None, typer.Option(
+    "--primary", help="Primary metric, the one that decides (default: the one marked primary, else the first that "
+    "is not a guardrail such as latency or cost; asked for when that is unclear).")]
 AlphaOpt = Annotated[float | None, typer.Option("--alpha", help="Significance level (default 0.05).")]
 SpendingOpt = Annotated[str | None, typer.Option(
     "--spending", help="Alpha spending of a group-sequential analysis: obrien-fleming (default) or pocock.")]
@@ -87,6 +89,10 @@ def analyze(
     Method: group-sequential on the primary metric under a plan (--planned-units, or the experiment's
     stored plan: each analysis is a look, stored); otherwise always-valid intervals (--fixed-horizon for
     a single analysis at the planned sample).
+
+    Events files: rows without a unit_id or variant are left out and counted; units seen in more than
+    one variant are excluded from every variant and counted; a metric cell that is not a number is an
+    error. The counts are shown under the header and in --json as data_quality.
     """
     from harness.ab.api import to_report
     from harness.ab.config import parse_guardrail_flag, parse_metric_flag, parse_weights
@@ -102,6 +108,8 @@ def analyze(
         guardrails=dict(parse_guardrail_flag(g) for g in guardrail) if guardrail else None,
         correction=correction, sequential=sequential, tuning_units=tuning_units, cuped_covariate=cuped,
         alpha=alpha, mde=mde, planned_units=planned_units, spending=spending)
+    if config.metrics:  # named by --metric or --config: one of them must be the primary metric
+        config.require_primary("the metrics of --metric/--config")
     result, decision = _analyze(workspace, experiment, events, summary, config, use_plan=sequential is None)
     report = to_report(result, decision)
     if json_out:
@@ -151,6 +159,7 @@ def plan(
     _one_source(experiment, events, summary, required=False)
     if metric_type not in PLAN_KINDS:
         raise ConfigError(f"--type {metric_type!r}: use {' or '.join(PLAN_KINDS)}")
+    _check_plan_args(mde, baseline, metric_type, sd, units_per_day)
     looks = _looks(looks)
     config = _config(config_file, alpha=alpha, power=power, control=control,
                      weights=parse_weights(weights) if weights else None,
@@ -180,6 +189,34 @@ def plan(
     from harness.ab.render import print_plan
 
     print_plan(out, console())
+
+
+def _check_plan_args(mde: float, baseline: float | None, metric_type: str, sd: float | None,
+                     units_per_day: float | None) -> None:
+    """Raise :class:`ConfigError` (exit 2) naming the flag when a plan argument is out of range; returns nothing.
+
+    ``--mde`` is a relative change above -1 and not 0 (a negative one plans for a decrease), a stated
+    proportion ``--baseline`` lies in (0, 1), ``--sd`` and ``--units-per-day`` are positive; all finite.
+    ``--power`` and ``--alpha`` are checked by :class:`~harness.ab.config.AnalysisConfig`.
+    """
+    import math
+
+    from harness.errors import ConfigError
+
+    if not (math.isfinite(mde) and mde > -1 and mde != 0):
+        raise ConfigError(f"--mde {mde:g}: the minimum detectable effect is a relative change above -1 and not 0",
+                          hint="e.g. --mde 0.05 to detect a 5% increase (--mde -0.05: a 5% decrease)")
+    if baseline is not None:
+        if not math.isfinite(baseline):
+            raise ConfigError(f"--baseline {baseline:g} is not a number", hint="e.g. --baseline 0.3")
+        if metric_type == "proportion" and not 0 < baseline < 1:
+            raise ConfigError(f"--baseline {baseline:g}: a proportion baseline must be in (0, 1)",
+                              hint="e.g. --baseline 0.3 for a 30% rate, or --type mean for other numbers")
+    if sd is not None and not (math.isfinite(sd) and sd > 0):
+        raise ConfigError(f"--sd {sd:g}: the standard deviation per unit must be > 0", hint="e.g. --sd 1.5")
+    if units_per_day is not None and not (math.isfinite(units_per_day) and units_per_day > 0):
+        raise ConfigError(f"--units-per-day {units_per_day:g}: traffic must be > 0 units per day",
+                          hint="e.g. --units-per-day 2000, or leave it out to observe it from the data")
 
 
 def _looks(text: str) -> str:
@@ -215,8 +252,8 @@ def _record_plan(workspace, experiment, out: dict, config, looks: str, primary: 
 def simulate(
     experiment: ExperimentOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write events to this .csv/.parquet file instead.")] = None,
-    days: Annotated[int, typer.Option("--days", help="Days of traffic.")] = 14,
-    units_per_day: Annotated[int, typer.Option("--units-per-day", help="New units per day.")] = 300,
+    days: Annotated[int, typer.Option("--days", min=1, help="Days of traffic.")] = 14,
+    units_per_day: Annotated[int, typer.Option("--units-per-day", min=1, help="New units per day.")] = 300,
     variants: Annotated[str, typer.Option("--variants", help="Variants and weights; the first is the control.")]
     = "base=0.5,candidate=0.5",
     effect: Annotated[list[str] | None, typer.Option(
@@ -224,27 +261,45 @@ def simulate(
     loss: Annotated[list[str] | None, typer.Option(
         "--loss", help="VARIANT=FRACTION of its units lost (reproduces a sample-ratio mismatch).")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    replace: Annotated[bool, typer.Option("--replace", help="Replace an existing experiment of that name.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", "--force", help="Replace an existing experiment of that "
+                                          "name, or an existing --out file.")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Simulate a realistic experiment into the workspace store (--experiment) or a file (--out)."""
     from harness.ab.config import parse_weights
-    from harness.ab.simulate import SimulationConfig, write_file, write_store
+    from harness.ab.simulate import EFFECT_METRICS, SimulationConfig, write_file, write_store
     from harness.errors import ConfigError
 
     if (experiment is None) == (out is None):
         raise ConfigError("give exactly one of --experiment NAME (the store) or --out FILE")
-    split = parse_weights(variants)
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+        raise ConfigError(f"--out {out}: unknown extension {out.suffix!r}", hint="name a .csv or .parquet file")
+    split = parse_weights(variants, option="--variants", example="base=0.5,candidate=0.5")
+    if len(split) < 2 or not all(w > 0 for w in split.values()):
+        raise ConfigError(f"--variants {variants!r}: an experiment needs at least two variants, each with a weight > 0",
+                          hint="e.g. --variants base=0.5,candidate=0.5 (the first is the control)")
     effects = {}
     for e in effect or []:
-        effects.update(parse_weights(e))
-    losses = parse_weights(",".join(loss)) if loss else {}
+        effects.update(parse_weights(e, option="--effect", example="task_completed=0.05", what="METRIC=REL"))
+    unknown = sorted(set(effects) - set(EFFECT_METRICS))
+    if unknown:
+        raise ConfigError(f"--effect {unknown[0]!r}: unknown effect metric",
+                          hint=f"choose from {', '.join(EFFECT_METRICS)}, e.g. --effect task_completed=0.05")
+    losses = parse_weights(",".join(loss), option="--loss", example="candidate=0.1",
+                           what="VARIANT=FRACTION") if loss else {}
+    bad_loss = next((k for k, v in losses.items() if k not in split or not 0 <= v < 1), None)
+    if bad_loss is not None:
+        raise ConfigError(f"--loss {bad_loss}={losses[bad_loss]:g}: needs a variant of --variants and a fraction in [0, 1)",
+                          hint=f"variants: {', '.join(split)}; e.g. --loss {list(split)[-1]}=0.1")
     try:
         cfg = SimulationConfig(days=days, units_per_day=units_per_day, weights=split,
                                effects={list(split)[-1]: effects} if effects else {}, loss=losses, seed=seed)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if out is not None:
+        from harness.io import check_outputs
+
+        check_outputs([out], force=replace, option="--out")
         try:
             n = write_file(cfg, out)
         except ValueError as exc:

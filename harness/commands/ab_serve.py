@@ -35,6 +35,8 @@ def serve(
     err_console().print(f"gateway for experiment {config.experiment!r} on http://{host}:{port}/v1 "
                         f"(variants: {', '.join(config.variants)}; control {config.control})")
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        # no access log (a line per request costs the event loop more than the rest of the gateway);
+        # http/loop "auto": httptools and uvloop when installed (uvicorn[standard]), else h11 and asyncio
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, http="auto", loop="auto")
     finally:
         ws.close()

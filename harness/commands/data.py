@@ -17,6 +17,7 @@ app = typer.Typer(help="Validate, split and profile chat-JSONL datasets.", no_ar
 
 FileArgument = Annotated[Path, typer.Argument(help="A JSONL file: one {\"messages\": [...]} example per line.",
                                               show_default=False)]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace output files that already exist.")]
 TokenizerOption = Annotated[
     str | None,
     typer.Option("--tokenizer", help="Tokenizer folder or model alias for token counts (AutoTokenizer; "
@@ -42,11 +43,16 @@ def validate(
         Path | None, typer.Option("--write-valid", help="Also write the lines without errors to this file "
                                   "(drops broken lines and repeated duplicates). The exit code still reports errors.",
                                   show_default=False)] = None,
+    force: ForceOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Check every line; exit 0 when there are no errors (warnings allowed), 1 with errors, 2 on bad arguments."""
     from harness.data.validate import validate_file
 
+    if write_valid is not None:
+        from harness.io import check_outputs
+
+        check_outputs([write_valid], inputs=[file], force=force, option="--write-valid")
     report = validate_file(file, tokenizer=tokenizer, max_tokens=max_tokens, max_line_bytes=max_line_bytes)
     kept = None
     if write_valid is not None:
@@ -97,14 +103,25 @@ def split(
     stratify: Annotated[
         str | None, typer.Option("--stratify", help="Metadata field to balance across splits (dotted path OK).",
                                  show_default=False)] = None,
+    force: ForceOption = False,
     json_output: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Split into train/val/test; duplicates and near duplicates stay together, so leakage is 0."""
     from harness.data.split import parse_ratios
     from harness.data.split_io import split_file
+    from harness.data.split_set import output_paths
+    from harness.io import check_outputs
 
+    check_outputs(output_paths(out), inputs=[file], force=force, option="--out")
     result = split_file(file, out, seed=seed, ratios=parse_ratios(ratios), stratify=stratify)
+    if result.stats.warnings:
+        from rich.markup import escape
+
+        from harness.commands._common import err_console
+
+        for warning in result.stats.warnings:
+            err_console().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if json_output:
         print_json(result.to_dict())
     else:

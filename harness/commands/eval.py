@@ -21,7 +21,12 @@ def eval(
     json_output: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Run SUITE: generate (reusing cached generations), score, store the run and print a table."""
+    """Run SUITE: generate (reusing cached generations), score, store the run and print a table.
+
+    An unknown metric, model or adapter stops the run before any generation. Candidates with
+    `backend: openai` send the API key from the variable in their options.api_key_env (default
+    OPENAI_API_KEY; null sends none) to base_url, never over plain http:// except to a loopback address.
+    """
     from harness.commands._common import err_console, open_workspace, print_json
     from harness.runs.runner import run_suite
     from harness.runs.suite import load_suite

@@ -16,10 +16,22 @@ app = typer.Typer(help="The model registry and base models: list, show, merge, p
 @app.command("list")
 def list_models(workspace: WorkspaceOption = None, json_output: JsonOption = False) -> None:
     """List registered models (name, method, base, best validation loss, path)."""
-    from harness.commands._common import console, open_workspace, print_json
+    from harness.commands._common import console, print_json
+    from harness.errors import HarnessError
+    from harness.store import EmptyStoreError
     from harness.store.models import list_models as registry_list
+    from harness.workspace import Workspace
 
-    records = registry_list(open_workspace(workspace).engine)
+    ws = Workspace.open_read_only(workspace)  # listing a missing workspace creates nothing
+    try:
+        records = registry_list(ws.engine)
+    except EmptyStoreError:
+        records = []
+    except HarnessError:  # a database at another schema revision: upgrade it like any command (or refuse)
+        ws = Workspace.open(workspace)
+        records = registry_list(ws.engine)
+    finally:
+        ws.close()
     if json_output:
         print_json([r.to_dict() for r in records])
         return
@@ -72,17 +84,23 @@ def show(name: Annotated[str, typer.Argument(help="Registered model name.")],
 def merge(name: Annotated[str, typer.Argument(help="Registered LoRA model to merge.")],
           out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: models/<name>-merged).")] = None,
           base: Annotated[str | None, typer.Option("--base", help="Full-precision base to merge into.")] = None,
+          force: Annotated[bool, typer.Option("--force", help="Replace an existing, non-empty output folder.")]
+          = False,
           workspace: WorkspaceOption = None, json_output: JsonOption = False) -> None:
     """Merge a LoRA adapter into its full-precision base and register the result as NAME-merged."""
     from dataclasses import replace
 
     from harness.commands._common import print_json
-    from harness.models.loading import merge_adapter
+    from harness.io import check_output_folder
+    from harness.models.loading import adapter_config, merge_adapter
     from harness.store.models import register_model
     from trainers.api import folder_size
 
     ws, record = _record_or_fail(workspace, name)
     target = out or ws.models_dir / f"{name}-merged"
+    config_base = (adapter_config(record.path) or {}).get("base_model_name_or_path")
+    bases = [str(b) for b in (base, record.base_model_path, config_base) if b and Path(str(b)).exists()]
+    check_output_folder(target, inputs=[record.path, *bases], force=force, option="--out")
     merged_path = merge_adapter(record.path, target, base=base)
     merged = replace(record, name=f"{name}-merged", path=str(merged_path), adapter=False,
                      method=f"{record.method}+merged", adapter_size_bytes=None,

@@ -291,13 +291,15 @@ def export(
 
     if fmt not in FORMATS:
         raise HarnessError(f"unknown --format {fmt!r}", hint="use --format jsonl or --format csv")
-    if out.exists() and not force:
-        raise HarnessError(f"{out} already exists", hint="pass --force to overwrite it, or choose another --out")
-    if out.exists() and out.is_dir():
-        raise HarnessError(f"{out} is a folder", hint="pass a file path to --out")
+    from harness.io import check_outputs
+
+    ws = open_workspace(workspace)
+    url = ws.engine.url
+    database = url.database if url.get_backend_name() == "sqlite" and url.database else None
+    check_outputs([out], inputs=[database] if database else [], force=force)
     from harness.review.io import export_labels
 
-    n = export_labels(open_workspace(workspace).engine, batch_id, out, format=fmt)
+    n = export_labels(ws.engine, batch_id, out, format=fmt)
     console().print(f"wrote {n} labels of batch {batch_id} to {out}", markup=False, highlight=False)
 
 

@@ -18,6 +18,7 @@ def score(
     schema: Annotated[Path | None, typer.Option("--schema", help="JSON Schema file for json_schema when lines carry none.")] = None,
     slice_by: Annotated[str | None, typer.Option("--slice", help="Metadata field to report per-slice results for.")] = None,
     interval: Annotated[str, typer.Option("--interval", help="auto (Wilson for 0/1 metrics, t otherwise), t or bca.")] = "auto",
+    force: Annotated[bool, typer.Option("--force", help="Replace scores.jsonl and summary.json in --out.")] = False,
     json_output: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -29,17 +30,31 @@ def score(
 
     if interval not in ("auto", "t", "bca"):
         raise HarnessError(f"unknown --interval {interval!r}", hint="use auto, t or bca")
+    if out is not None:
+        from harness.io import check_outputs
+
+        check_outputs([out / "scores.jsonl", out / "summary.json"],
+                      inputs=[predictions, *([schema] if schema is not None else [])], force=force)
     names = parse_metric_names([metrics])
     if not names:
         raise HarnessError("no metrics given", hint="pass --metrics exact_match,rougeL")
+    if out is not None and out.exists() and not out.is_dir():
+        raise HarnessError(f"--out {out} is a file; it names the folder for scores.jsonl and summary.json",
+                           hint="pass a folder path (it is created if missing)")
     settings = {}
     if schema is not None:
         import json
 
+        from harness.config_files import read_config_text
+
+        if not schema.is_file():
+            raise HarnessError(f"--schema {schema}: no such file" if not schema.exists() else
+                               f"--schema {schema}: is a folder, not a file", hint="pass a JSON Schema file")
         try:
-            settings["json_schema"] = {"schema": json.loads(schema.read_text(encoding="utf-8"))}
-        except (OSError, json.JSONDecodeError) as exc:
-            raise HarnessError(f"cannot read schema file {schema}: {exc}", hint="pass a JSON Schema file") from None
+            settings["json_schema"] = {"schema": json.loads(read_config_text(schema, kind="JSON Schema"))}
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"--schema {schema}: invalid JSON at line {exc.lineno}: {exc.msg}",
+                               hint="pass a JSON Schema file") from None
     examples = load_predictions(predictions)
     from harness.metrics.base import metric_info, score_examples
 

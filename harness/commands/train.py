@@ -17,7 +17,11 @@ def train(
     sweep: Annotated[list[str] | None, typer.Option(
         "--sweep", help="Train one candidate per value: --sweep lora.r=8,16,32 (repeat for a grid).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a registered model of the same name.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and print the resolved configs only.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the configs and their data files, and print "
+                                          "the resolved configs only.")] = False,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid", help="Train on the lines `harness data validate` accepts and report the ones skipped "
+        "(default: an invalid line stops training). Same as skip_invalid=true.")] = False,
     workspace: WorkspaceOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -30,8 +34,12 @@ def train(
     from harness.commands._common import err_console, open_workspace, print_json
     from trainers.config import configs_from_file
 
-    configs = configs_from_file(config, overrides, sweep)
+    configs = configs_from_file(config, [*(overrides or []), *(["skip_invalid=true"] if skip_invalid else [])], sweep)
     if dry_run:
+        from trainers.api import load_splits
+
+        for resolved in configs:
+            load_splits(resolved)  # an invalid data file stops the dry run as it would stop training
         print_json([c.to_dict() for c in configs])
         return
     from trainers.api import summary_line

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError, HarnessError
+from harness.io import read_jsonl
 from harness.metrics.base import Example
 
 DEFAULT_METRICS = ("exact_match", "rougeL")
@@ -18,11 +19,10 @@ _INT_FIELDS = ("prompt_tokens", "completion_tokens")
 def load_predictions(path: str | Path) -> list[Example]:
     """Read a predictions JSONL file into :class:`Example` objects, validating every line.
 
-    Raises :class:`DataError` naming the file and line for a missing file, invalid JSON, a missing or
-    non-string ``prediction``/``reference``, bad optional fields or a duplicate ``id``.
+    Raises :class:`DataError` naming the file and line for a missing file (exit 2), and for invalid JSON, a
+    missing or non-string ``prediction``/``reference``, bad optional fields or a duplicate ``id`` (bad
+    data: exit 1).
     """
-    from harness.io import read_jsonl
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"predictions file {path} not found",
@@ -34,32 +34,32 @@ def load_predictions(path: str | Path) -> list[Example]:
         for name in ("prediction", "reference"):
             if name not in row:
                 raise DataError(f"{where}: missing field {name!r}",
-                                hint="every line needs \"prediction\" and \"reference\" strings")
+                                hint="every line needs \"prediction\" and \"reference\" strings", exit_code=1)
             if not isinstance(row[name], str):
-                raise DataError(f"{where}: field {name!r} must be a string, got {type(row[name]).__name__}")
+                raise DataError(f"{where}: field {name!r} must be a string, got {type(row[name]).__name__}", exit_code=1)
         example_id = str(row.get("id", number))
         if example_id in seen:
             raise DataError(f"{where}: duplicate id {example_id!r} (first on line {seen[example_id]})",
-                            hint="give every line a unique \"id\"")
+                            hint="give every line a unique \"id\"", exit_code=1)
         seen[example_id] = number
         metadata = row.get("metadata") or {}
         schema = row.get("schema")
         if not isinstance(metadata, dict):
-            raise DataError(f"{where}: field 'metadata' must be an object")
+            raise DataError(f"{where}: field 'metadata' must be an object", exit_code=1)
         if schema is not None and not isinstance(schema, dict):
-            raise DataError(f"{where}: field 'schema' must be a JSON Schema object")
+            raise DataError(f"{where}: field 'schema' must be a JSON Schema object", exit_code=1)
         extra: dict[str, Any] = {}
         for name in _FLOAT_FIELDS + _INT_FIELDS:
             value = row.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise DataError(f"{where}: field {name!r} must be a number, got {value!r}")
+                raise DataError(f"{where}: field {name!r} must be a number, got {value!r}", exit_code=1)
             extra[name] = value
         label = row.get("label", metadata.get("label"))
         examples.append(Example(id=example_id, prediction=row["prediction"], reference=row["reference"],
                                 schema=schema or metadata.get("schema"), label=None if label is None else str(label),
                                 metadata=metadata, **extra))
     if not examples:
-        raise DataError(f"predictions file {path} has no lines", hint="generate predictions first (harness eval)")
+        raise DataError(f"predictions file {path} has no lines", hint="generate predictions first (harness eval)", exit_code=1)
     return examples
 
 
@@ -114,8 +114,6 @@ def resolve_run(workspace_root: Path, ref: str) -> Path:
 def _scores_from_file(path: Path, ids: list[str], metrics: Sequence[str]) -> dict[str, list[float | None]] | None:
     if not path.is_file():
         return None
-    from harness.io import read_jsonl
-
     rows = {str(row.get("id")): row for _n, row in read_jsonl(path)}
     if not all(i in rows for i in ids) or not all(all(m in rows[i] for m in metrics) for i in ids):
         return None

@@ -18,12 +18,16 @@ from harness.data.schema import (
     COMPRESSED_FILE,
     INVALID_JSON,
     LINE_TOO_LONG,
+    LONE_SURROGATE,
     NOT_OBJECT,
     NOT_UTF8,
+    UTF16_FILE,
     Issue,
     issue,
 )
+from harness.data.split_set import check_split_member
 from harness.errors import DataError
+from harness.io import lone_surrogate_at, wide_encoding
 
 DEFAULT_MAX_LINE_BYTES = 10 * 1024 * 1024
 _SKIP_CHUNK = 1 << 20
@@ -68,16 +72,31 @@ def _compressed_kind(path: Path) -> str | None:
     return None
 
 
+def file_problem(path: str | Path) -> Issue | None:
+    """The problem that makes the whole file unreadable as JSON lines (compressed, binary, UTF-16), else None."""
+    path = check_input_path(path)
+    kind = _compressed_kind(path)
+    if kind is not None:
+        return issue(1, COMPRESSED_FILE, f"file looks like {kind} data, not JSON lines")
+    wide = wide_encoding(path)
+    if wide is not None:
+        return issue(1, UTF16_FILE, f"file is {wide} text, not UTF-8")
+    return None
+
+
 def iter_lines(path: str | Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[RawLine]:
     """Yield a :class:`RawLine` for every non-blank line of ``path`` (1-based numbers, blank lines skipped).
 
     Holds at most ``max_line_bytes`` of the file in memory. A compressed or binary file yields a
-    single ``compressed_file`` problem on line 1.
+    single ``compressed_file`` problem on line 1, a UTF-16/UTF-32 file a single ``utf16_file`` problem.
+    A split file (``train|val|test.jsonl`` beside a ``split.json``) whose set an interrupted split left
+    mixed raises :class:`DataError` (exit 1) before any line: every reader of a split file comes here.
     """
     path = check_input_path(path)
-    kind = _compressed_kind(path)
-    if kind is not None:
-        yield RawLine(1, None, issue(1, COMPRESSED_FILE, f"file looks like {kind} data, not JSON lines"))
+    check_split_member(path)
+    whole = file_problem(path)
+    if whole is not None:
+        yield RawLine(1, None, whole)
         return
     with open(path, "rb") as handle:
         number = 0
@@ -123,11 +142,26 @@ def parse_line(line: RawLine) -> tuple[Any, Issue | None]:
         return None, issue(line.number, INVALID_JSON, f"invalid JSON: {exc.msg} at column {exc.colno}")
     except RecursionError:
         return None, issue(line.number, INVALID_JSON, "invalid JSON: nested too deeply")
+    except ValueError as exc:  # json's limit on integer digits ("Exceeds the limit (4300 digits) ...")
+        return None, issue(line.number, INVALID_JSON, f"invalid JSON: {str(exc).split(';')[0]}")
+    if ("\\u" in line.text or "\\U" in line.text) and (where := lone_surrogate_at(obj)) is not None:
+        return None, issue(line.number, LONE_SURROGATE, f"{where} holds a lone surrogate escape, not valid Unicode")
     if not isinstance(obj, dict):
         kind = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
             type(obj), "null")
         return None, issue(line.number, NOT_OBJECT, f"line is {kind}, not a JSON object")
     return obj, None
+
+
+def read_objects(path: str | Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for every line; the first unusable line (not UTF-8, UTF-16 file,
+    invalid JSON, lone surrogate, not an object) is a :class:`DataError` (exit 1) naming the file and line."""
+    for line in iter_lines(path, max_line_bytes=max_line_bytes):
+        obj, problem = parse_line(line)
+        if problem is not None:
+            raise DataError(f"{path}:{problem.line}: {problem.message}",
+                            hint=f"run `harness data validate {path}` for every problem of the file", exit_code=1)
+        yield line.number, obj
 
 
 def iter_objects(path: str | Path, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.data.reader import iter_lines, parse_line
+from harness.data.reader import file_problem, iter_lines, parse_line
 from harness.data.schema import example_key, messages_of, stratum_label, user_key
 from harness.data.tokens import ApproxCounter, TokenCounter, make_counter
+from harness.errors import DataError
 
 TRACK_LIMIT = 1000  # distinct values kept per field before it is treated as an identifier-like field
 
@@ -121,6 +122,9 @@ def profile_file(
     profile = DatasetProfile(path=str(path), token_counter=counter.name, max_categories=max_categories)
     seen_exact: dict[str, int] = {}
     seen_user: dict[str, int] = {}
+    whole = file_problem(path)
+    if whole is not None:  # nothing in it can be profiled: say why instead of an empty report
+        raise DataError(f"{path}: {whole.message}", hint=f"then run `harness data validate {path}`", exit_code=1)
     for raw in iter_lines(path):
         obj, problem = parse_line(raw)
         if problem is not None:

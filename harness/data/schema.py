@@ -48,6 +48,12 @@ BINARY_LINE = _code("binary_line", "error", "line contains binary data (NUL byte
                     "remove the binary data; the file should be plain-text JSON lines")
 COMPRESSED_FILE = _code("compressed_file", "error", "file is compressed or binary",
                         "decompress it first (e.g. `gunzip file.jsonl.gz`) and validate the .jsonl file")
+UTF16_FILE = _code("utf16_file", "error", "file is UTF-16 (or UTF-32) text, not UTF-8",
+                   "convert it to UTF-8, e.g. `iconv -f UTF-16 -t UTF-8 in.jsonl > out.jsonl` "
+                   "(or save it as UTF-8 in your editor)")
+LONE_SURROGATE = _code("lone_surrogate", "error", "line holds a lone surrogate escape (e.g. \\ud800)",
+                       "fix the text: a \\uD800-\\uDFFF escape must be one half of a pair; the exporter "
+                       "probably cut an emoji in half")
 EMPTY_FILE = _code("empty_file", "error", "file has no examples (line 0 = the whole file)",
                    "add examples, one JSON object per line, or check you passed the right file")
 INVALID_JSON = _code("invalid_json", "error", "line is not valid JSON",
@@ -100,7 +106,7 @@ MIXED_KEY_STYLE = _code("mixed_key_style", "warning", "JSON outputs mix snake_ca
                         "use one key style in every JSON answer so the model learns one format")
 
 CODES: dict[str, Code] = {c.code: c for c in [
-    LINE_TOO_LONG, NOT_UTF8, BINARY_LINE, COMPRESSED_FILE, EMPTY_FILE, INVALID_JSON, NOT_OBJECT, MISSING_MESSAGES,
+    LINE_TOO_LONG, NOT_UTF8, BINARY_LINE, COMPRESSED_FILE, UTF16_FILE, LONE_SURROGATE, EMPTY_FILE, INVALID_JSON, NOT_OBJECT, MISSING_MESSAGES,
     MESSAGES_NOT_LIST, EMPTY_MESSAGES, MESSAGE_NOT_OBJECT, MISSING_ROLE, MISSING_CONTENT, UNKNOWN_ROLE,
     INVALID_CONTENT, EMPTY_CONTENT, SYSTEM_NOT_FIRST, CONSECUTIVE_USER, NO_ASSISTANT, LAST_NOT_ASSISTANT,
     INVALID_ID, INVALID_METADATA, TOO_LONG, DUPLICATE, UNKNOWN_KEY, DUPLICATE_ID, NEAR_DUPLICATE,

@@ -42,6 +42,7 @@ class SplitStats:
     grouped_examples: int  # examples that share a group with at least one other example
     leakage: int  # examples sharing an exact or near-duplicate key with another split: must be 0
     balance: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> stratum -> count
+    warnings: list[str] = field(default_factory=list)  # what the split could not do as asked (see stratify_warning)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict of the statistics."""
@@ -49,6 +50,7 @@ class SplitStats:
             "seed": self.seed, "ratios": list(self.ratios), "stratify": self.stratify,
             "sizes": dict(self.sizes), "groups": self.groups, "grouped_examples": self.grouped_examples,
             "leakage": self.leakage, "balance": {k: dict(v) for k, v in self.balance.items()},
+            "warnings": list(self.warnings),
         }
 
 
@@ -226,7 +228,25 @@ def make_stats(
         groups=groups, grouped_examples=grouped,
         leakage=count_leakage(exact_keys, near_keys, assignment),
         balance=_balance(strata, assignment),
+        warnings=[w for w in [stratify_warning(stratify, strata)] if w is not None],
     )
+
+
+def stratify_warning(field: str | None, strata: Sequence[str] | None) -> str | None:
+    """Return a warning when ``field`` is (nearly) unique per example, so it cannot be stratified; else None.
+
+    Stratifying balances each value across the splits; a value seen once (an id) goes to one split
+    whole, so the "balance" is meaningless. Half the examples holding a value nobody else has is the
+    sign of such a field (files under 10 examples are too small to tell).
+    """
+    if field is None or not strata or len(strata) < 10:
+        return None
+    counts = Counter(s for s in strata if s != MISSING)
+    once = sum(1 for n in counts.values() if n == 1)
+    if once < 0.5 * len(strata):
+        return None
+    return (f"--stratify {field!r} has {len(counts)} distinct values for {len(strata)} examples ({once} seen once): "
+            "a field unique per example (an id) cannot be stratified; stratify by a category field instead")
 
 
 def check_stratify(field: str | None, strata: Sequence[str] | None, sample: Sequence[Any]) -> None:

@@ -2,16 +2,14 @@
 
 The file is read three times (validate, keys, copy) and never held in memory: only the keys and
 the split of each line are. Lines are copied byte for byte (not re-serialised), so a split
-reproduces its input exactly. The three outputs are written to temporary names first and renamed
-only when all three are complete: an interrupted split leaves the previous files untouched and no
-temporary files behind.
+reproduces its input exactly. The outputs are written as one set by
+:mod:`harness.data.split_set`: an interrupted split leaves the previous files untouched, a kill
+between the renames leaves files that readers refuse (never a silent mix of two splits), and the
+next split removes what a killed one left behind. An output that would replace the input is refused.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +26,10 @@ from harness.data.split import (
     make_stats,
     parse_ratios,
 )
+from harness.data.split_set import check_split_member, output_paths, split_paths, write_split_set
 from harness.data.validate import SPLIT_TOLERATED, validate_file
 from harness.errors import DataError
-from harness.io import file_sha256, write_json
+from harness.io import file_sha256, refuse_overlap
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,17 @@ def split_file(
     Returns a :class:`SplitFileResult`. Raises :class:`DataError` (exit 1) with the validation
     errors when the file is invalid (duplicates excepted: they are grouped, never refused).
     ``validate=False`` skips that check for a caller that has just validated the file itself
-    (unparseable lines are then left out of the split).
+    (unparseable lines are then left out of the split). An ``out_dir`` whose outputs would replace
+    ``path`` (also through a symlink) is refused with :class:`HarnessError` (exit 2); existing
+    splits in ``out_dir`` are replaced (the CLI asks for ``--force`` first).
     """
     path = Path(path)
     parsed = parse_ratios(ratios)
+    out = Path(out_dir)
+    refuse_overlap(output_paths(out), [path], option="--out")
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} exists and is not a directory", hint="choose a folder for train/val/test.jsonl")
+    check_split_member(path)
     if validate:
         refuse_invalid(path)
     exact: list[str] = []
@@ -101,58 +107,33 @@ def split_file(
     assignment, groups, grouped = assign_splits(exact, near, strata, seed=seed, ratios=parsed)
     stats = make_stats(exact, near, strata, assignment, seed=seed, ratios=parsed, stratify=stratify,
                        groups=groups, grouped=grouped)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out {out} exists and is not a directory", hint="choose a folder for train/val/test.jsonl")
-    paths = {name: out / f"{name}.jsonl" for name in SPLIT_NAMES}
-    result = SplitFileResult(source=path, paths=paths, stats=stats)
-    _write_splits(path, assignment, paths, {**result.to_dict(), "source_sha256": file_sha256(path)})
+    result = SplitFileResult(source=path, paths=split_paths(out), stats=stats)
+    manifest = {**result.to_dict(), "source_sha256": file_sha256(path),
+                "repair": f"harness data split {path} --out {out} --force"}
+    _write_splits(path, assignment, out, manifest)
     return result
 
 
-def _write_splits(source: Path, assignment: list[int], paths: dict[str, Path], manifest: dict[str, Any]) -> None:
-    """Copy each line of ``source`` to its split's temporary file, then rename all three into place.
+def _write_splits(source: Path, assignment: list[int], out: Path, manifest: dict[str, Any]) -> None:
+    """Copy each line of ``source`` to its split, writing the three files and ``split.json`` as one set.
 
-    The old ``split.json`` is removed before the renames and the new one written after them, so a
-    manifest on disk never describes splits that are not there.
+    :func:`harness.data.split_set.write_split_set` stages the files and renames them into place;
+    ``split.json`` records their hashes so readers refuse a set that a kill left half-renamed.
     """
-    out = next(iter(paths.values())).parent
-    out.mkdir(parents=True, exist_ok=True)
-    manifest_path = out / "split.json"
-    temps: list[str] = []
-    try:
-        handles = []
-        for name in SPLIT_NAMES:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.jsonl.", suffix=".tmp", dir=out)
-            temps.append(tmp)
-            handles.append(os.fdopen(fd, "w", encoding="utf-8", newline="\n"))
-        with contextlib.ExitStack() as stack:
-            for handle in handles:
-                stack.enter_context(handle)
-            index = 0
-            for number, text in _parsed_lines(source):
-                if index >= len(assignment):
-                    raise DataError(f"{source}:{number}: file grew while splitting", hint="split again")
-                _write_line(handles[assignment[index]], text)
-                index += 1
-            if index != len(assignment):
-                raise DataError(f"{source} changed while splitting ({index} lines, expected {len(assignment)})",
-                                hint="split again once the file is no longer being written")
-            for handle in handles:
-                handle.flush()
-                os.fsync(handle.fileno())
-        mode = _default_file_mode()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(manifest_path)
-        for name, tmp in zip(SPLIT_NAMES, temps, strict=True):
-            os.chmod(tmp, mode)  # mkstemp creates 0600; give the splits the usual permissions
-            os.replace(tmp, paths[name])
-    except BaseException:
-        for tmp in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        raise
-    write_json(manifest_path, manifest)
+
+    def fill(handles: dict[str, Any]) -> None:
+        ordered = [handles[name] for name in SPLIT_NAMES]
+        index = 0
+        for number, text in _parsed_lines(source):
+            if index >= len(assignment):
+                raise DataError(f"{source}:{number}: file grew while splitting", hint="split again")
+            _write_line(ordered[assignment[index]], text)
+            index += 1
+        if index != len(assignment):
+            raise DataError(f"{source} changed while splitting ({index} lines, expected {len(assignment)})",
+                            hint="split again once the file is no longer being written")
+
+    write_split_set(out, fill, manifest)
 
 
 def _parsed_lines(source: Path) -> Iterator[tuple[int, str]]:
@@ -161,12 +142,6 @@ def _parsed_lines(source: Path) -> Iterator[tuple[int, str]]:
         _obj, problem = parse_line(line)
         if problem is None and line.text is not None:
             yield line.number, line.text
-
-
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _write_line(handle: Any, text: str) -> None:

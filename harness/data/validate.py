@@ -307,13 +307,12 @@ def write_valid(path: str | Path, report: ValidationReport, out: str | Path) -> 
     """Write the lines of ``path`` that have no error (the "drop" policy) to ``out`` atomically.
 
     Returns the number of lines written. Duplicates are dropped after their first occurrence;
-    lines with warnings are kept unchanged.
+    lines with warnings are kept unchanged. An ``out`` that is ``path`` (also through a symlink or a
+    hard link) is refused with :class:`~harness.errors.HarnessError` (exit 2).
     """
-    from harness.errors import DataError
-    from harness.io import atomic_write
+    from harness.io import atomic_write, refuse_overlap
 
-    if Path(out).resolve() == Path(path).resolve():
-        raise DataError(f"--write-valid {out} is the input file", hint="write the valid lines to a new file")
+    refuse_overlap([out], [path], option="--write-valid")  # also through symlinks and hard links
     written = 0
     with atomic_write(out) as handle:
         for raw in iter_lines(path):

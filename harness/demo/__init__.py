@@ -46,4 +46,5 @@ def run_demo(workspace: Workspace, console: Any, *, stages: list[str] | None = N
     for label, value in ctx.summary:
         console.print(f"{label}: {value}")
     console.print(f"workspace: {workspace.root}")
+    console.print(f"open the app on it: harness app --workspace {workspace.root}")
     return ctx

@@ -137,7 +137,15 @@ def _analyse(ctx: DemoContext, name: str, config: Any) -> None:
     report = to_report(result, decision)
     print_analysis(report, ctx.console)
     ctx.ab_report = report
+    import math
+
     primary = result.primary()[0]
-    rel = primary.effect.relative
-    ctx.report("A/B decision", f"{decision.action} ({primary.spec.name} {rel.estimate:+.1%}, "
-               f"95% CI {rel.ci[0]:+.1%} to {rel.ci[1]:+.1%}; SRM p = {result.srm.p_value:.2f})")
+    rel, absolute = primary.effect.relative, primary.effect.absolute
+    if math.isfinite(rel.estimate):
+        effect = f"{rel.estimate:+.1%}, 95% CI {rel.ci[0]:+.1%} to {rel.ci[1]:+.1%}"
+    elif math.isfinite(absolute.estimate):  # a control rate of zero has no relative change: say the absolute one
+        effect = f"{absolute.estimate:+.3f} absolute, 95% CI {absolute.ci[0]:+.3f} to {absolute.ci[1]:+.3f}"
+    else:
+        effect = f"not computable yet: {primary.effect.error or 'no data'}"
+    ctx.report("A/B decision", f"{decision.action} ({primary.spec.name} {effect}; "
+               f"SRM p = {result.srm.p_value:.2f})")

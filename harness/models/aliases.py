@@ -53,7 +53,11 @@ def is_model_folder(path: Path) -> bool:
 
 
 def resolve_base_model(name_or_path: str, *, progress: Progress | None = None) -> str:
-    """Return a local folder for an alias (pulling it once), a local path unchanged, else the hub id."""
+    """Return a local folder for an alias (pulling it once), a local path unchanged, else the hub id.
+
+    Raises :class:`ModelNotFoundError` for a name that is none of these (a path that does not exist,
+    such as ``./my-model`` or ``/models/x``, is not a hub id).
+    """
     name = str(name_or_path)
     key = name.strip().lower()
     if key == TINY_ALIAS:
@@ -62,7 +66,50 @@ def resolve_base_model(name_or_path: str, *, progress: Progress | None = None) -
         return str(cached_tiny_model())
     if key in ALIASES:
         return str(pull(key, progress=progress))
+    if not path_exists(Path(name).expanduser()) and not looks_like_hub_id(name):
+        raise model_not_found(name)
     return name
+
+
+def path_exists(path: Path) -> bool:
+    """``path.exists()``, but False for a name no file can have (too long, not encodable) instead of raising."""
+    try:
+        return path.exists()
+    except (OSError, ValueError, UnicodeError):
+        return False
+
+
+class ModelNotFoundError(HarnessError):
+    """A model name that is no existing folder, registered model, alias or hub id."""
+
+
+def looks_like_hub_id(name: str) -> bool:
+    """True when ``name`` has the shape of a hub repo id (``name`` or ``owner/name``: letters, digits, ``-_.``).
+
+    The hub's own rule: at most 96 characters a part, no ``--`` or ``..``, no part starting or ending
+    with ``-`` or ``.``; so a path such as ``./my-model``, ``~/m`` or ``/models/m`` never is one.
+    """
+    parts = name.split("/")
+    if not 1 <= len(parts) <= 2 or "--" in name or ".." in name:
+        return False
+    return all(0 < len(p) <= 96 and p[0] not in "-." and p[-1] not in "-." and
+               all(c.isascii() and (c.isalnum() or c in "-_.") for c in p) for p in parts)
+
+
+def model_not_found(name: str, *, looked_in: list[Path] | None = None, registry: bool = False) -> ModelNotFoundError:
+    """The error for a model name that names nothing: the folders tried and the names that are accepted.
+
+    ``registry``: the caller also looked for a model registered in the workspace under ``name``.
+    """
+    path = Path(name).expanduser()
+    tried = looked_in or ([path] if path.is_absolute() else [Path.cwd() / path])
+    where = " or ".join(str(p) for p in dict.fromkeys(tried))
+    kinds = "a registered model, " if registry else ""
+    registered = "a model from `harness models list`, " if registry else ""
+    return ModelNotFoundError(
+        f"model {name!r}: the folder {where} does not exist, and {name!r} is not {kinds}a known alias or a hub id",
+        hint=f"pass an existing model folder, {registered}an alias ({', '.join(sorted(ALIASES))}) "
+             "or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct")
 
 
 def pull(alias: str, *, progress: Progress | None = None, force: bool = False) -> Path:
@@ -76,7 +123,8 @@ def pull(alias: str, *, progress: Progress | None = None, force: bool = False) -
         return cached_tiny_model()
     if key != SMOLLM2_ALIAS:
         raise HarnessError(f"unknown model alias {alias!r}",
-                           hint=f"known aliases: {', '.join(sorted(ALIASES))}; or pass a local path or hub id")
+                           hint=f"known aliases: {', '.join(sorted(ALIASES))} (a model folder or hub id needs no pull: "
+                                "name it in a suite or training config as it is)")
     target = model_cache_dir() / SMOLLM2_ALIAS
     if is_model_folder(target) and not force:
         say(f"{SMOLLM2_ALIAS} already in the cache: {target}")

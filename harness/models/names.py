@@ -9,7 +9,8 @@
    adapter the base it was trained on (``base_model_path`` when that folder still exists);
 3. an alias (:data:`harness.models.aliases.ALIASES`): the per-user model cache folder, pulled or
    built once;
-4. anything else: returned as it is, a hub id for machines that can reach a hub.
+4. a hub id (``owner/name``): returned as it is, for machines that can reach a hub; a name that is
+   none of these (``./my-model`` that does not exist) is a :class:`~harness.models.aliases.ModelNotFoundError`.
 
 :func:`load_model` resolves and loads in one call (:func:`harness.models.loading.load_for_generation`).
 """
@@ -20,7 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.models.aliases import Progress, resolve_base_model
+from harness.models.aliases import (
+    ModelNotFoundError,
+    Progress,
+    model_not_found,
+    path_exists,
+    resolve_base_model,
+)
 
 if TYPE_CHECKING:
     from harness.store.models import ModelRecord
@@ -48,9 +55,9 @@ def local_path(value: str, base_dir: str | Path | None = None) -> Path | None:
     """The existing path ``value`` names (absolute, under ``base_dir``, or under the cwd), else None."""
     path = Path(str(value)).expanduser()
     if path.is_absolute():
-        return path if path.exists() else None
+        return path if path_exists(path) else None
     for base in ([Path(base_dir)] if base_dir else []) + [Path.cwd()]:
-        if (base / path).exists():
+        if path_exists(base / path):
             return (base / path).resolve()
     return None
 
@@ -78,10 +85,21 @@ def resolve_model(name: str, *, workspace: Workspace | None = None, base_dir: st
         if not base_path or not Path(base_path).exists():
             base_path = resolve_base_model(record.base_model, progress=progress)
         return ModelRef(model=str(base_path), adapter=record.path, source="registry", record=record)
-    resolved = resolve_base_model(name, progress=progress)
+    try:
+        resolved = resolve_base_model(name, progress=progress)
+    except ModelNotFoundError:
+        raise model_not_found(name, looked_in=_tried(name, base_dir), registry=workspace is not None) from None
     if resolved != name or Path(resolved).exists():
         return ModelRef(model=str(resolved), source="alias")
     return ModelRef(model=name, source="hub")
+
+
+def _tried(value: str, base_dir: str | Path | None) -> list[Path]:
+    """The folders :func:`local_path` looks at for ``value`` (for the error when none exists)."""
+    path = Path(str(value)).expanduser()
+    if path.is_absolute():
+        return [path]
+    return [(base / path) for base in ([Path(base_dir)] if base_dir else []) + [Path.cwd()]]
 
 
 def resolve_adapter(name: str, *, workspace: Workspace | None = None, base_dir: str | Path | None = None) -> str | None:

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.config_files import find_lone_surrogate
 from harness.errors import DataError, HarnessError
 from harness.review.queue import BatchInfo, get_batch, import_labels, items, labels
 
@@ -94,9 +95,10 @@ def read_label_rows(path: str | os.PathLike[str], *, format: str | None = None) 
     fmt = _format_for(path, format)
     if not path.is_file():
         raise DataError(f"labels file {path} not found", hint="pass a .jsonl or .csv file of labels")
+    text = _read_text(path)
     if fmt == "jsonl":
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
@@ -104,16 +106,33 @@ def read_label_rows(path: str | os.PathLike[str], *, format: str | None = None) 
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})",
                                 hint="one JSON object per line, as `harness review export` writes") from None
+            except (ValueError, RecursionError) as exc:  # json's limit on integer digits; deep nesting
+                what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+                raise DataError(f"{path}:{number}: invalid JSON ({what})",
+                                hint="one JSON object per line, as `harness review export` writes") from None
             if not isinstance(row, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            if (where := find_lone_surrogate(row)) is not None:
+                raise DataError(f"{path}:{number}: {where} holds a lone surrogate escape (e.g. \"\\ud800\"), which "
+                                "is not valid Unicode", hint="remove the escape or write the character itself")
             rows.append(row)
         return rows
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if not reader.fieldnames or "reviewer" not in reader.fieldnames:
             raise DataError(f"{path}: the CSV header has no 'reviewer' column",
                             hint="the header needs item_id (or example_id), reviewer and the value columns")
         return [{k: v for k, v in row.items() if k is not None and v not in (None, "")} for row in reader]
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: unreadable CSV ({exc})",
+                        hint="write the labels as `harness review export --format csv` does") from None
+
+
+def _read_text(path: Path) -> str:
+    """The labels file as text: UTF-8 (a byte-order mark dropped); another encoding is a :class:`DataError`."""
+    from harness.io import decode_utf8
+
+    return decode_utf8(path.read_bytes(), path, kind="labels file", error=DataError)
 
 
 def import_file(engine: Engine, batch_id: str, path: str | os.PathLike[str], *, format: str | None = None) -> int:

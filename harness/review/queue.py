@@ -367,12 +367,16 @@ def _tally(reviewers: dict[str, dict[str, int]], name: str) -> dict[str, int]:
 
 # import --------------------------------------------------------------------------------------------
 
-def _row_values(row: Mapping[str, Any], rubric: Rubric | None) -> dict[str, Any] | None:
+def _row_values(row: Mapping[str, Any], rubric: Rubric | None, where: str) -> dict[str, Any] | None:
     values = row.get("values")
     if isinstance(values, str) and values.strip().startswith("{"):
         import json
 
-        values = json.loads(values)
+        try:
+            values = json.loads(values)
+        except (ValueError, RecursionError):
+            raise DataError(f"{where}: field 'values' is not a JSON object: {values[:80]!r}",
+                            hint='write values as {"field": value, ...}, or one column per rubric field') from None
     if isinstance(values, Mapping):
         return dict(values)
     if rubric is None:
@@ -387,7 +391,7 @@ def _import_choice(row: Mapping[str, Any], item: store.ReviewItem, values: Mappi
         if winner in (None, "", "tie"):
             return "tie"
         sides = {name: side for name, side in zip(item.candidates, ("left", "right"), strict=True)}
-        if winner not in sides:
+        if not isinstance(winner, str) or winner not in sides:
             return f"winner {winner}"  # rejected by the answer check, naming the value
         return sides[winner]
     return choice
@@ -435,7 +439,7 @@ def import_labels(engine: Engine, batch_id: str, rows: Iterable[Mapping[str, Any
             if batch.kind == "rubric" and given not in (None, "") and given != item.candidates[0]:
                 raise DataError(f"{where}: candidate {given!r} is not the candidate rated in this item "
                                 f"({item.candidates[0]!r})", hint="fix the row's candidate or item_id")
-            values = _row_values(row, rubric)
+            values = _row_values(row, rubric, where)
             if batch.kind == "pairwise":
                 answer = _answer(batch, item, None, _import_choice(row, item, values), where)
             else:
@@ -463,7 +467,7 @@ def _import_item(row: Mapping[str, Any], batch: store.ReviewBatch, by_id: dict[s
                  by_example: dict[tuple[str, str | None], list[store.ReviewItem]], where: str) -> store.ReviewItem:
     item_id = row.get("item_id") or row.get("item")
     if item_id not in (None, ""):
-        if item_id not in by_id:
+        if not isinstance(item_id, str) or item_id not in by_id:
             raise UnknownItemError(f"{where}: no item {item_id!r} in batch {batch.id}",
                                    hint=f"items are {batch.id}-0 to {batch.id}-{batch.n_items - 1}")
         return by_id[str(item_id)]
@@ -471,6 +475,9 @@ def _import_item(row: Mapping[str, Any], batch: store.ReviewBatch, by_id: dict[s
     if example in (None, ""):
         raise DataError(f"{where}: the row names no item", hint="give item_id (or example_id and candidate)")
     candidate = row.get("candidate") if batch.kind == "rubric" and row.get("candidate") not in (None, "") else None
+    if candidate is not None and not isinstance(candidate, str):
+        raise DataError(f"{where}: field 'candidate' must be a candidate name, got {candidate!r}",
+                        hint="give item_id, or example_id with the rated candidate")
     found = by_example.get((str(example), candidate), [])
     if len(found) != 1:
         what = "no item" if not found else f"{len(found)} items"

@@ -145,7 +145,8 @@ class ReviewResults:
         })
 
 
-def _number(value: Any) -> float | None:
+def label_number(value: Any) -> float | None:
+    """A label's value as a number (yes/no as 0/1), or None for text, missing or NaN."""
     if value is None or isinstance(value, str):
         return None
     number = float(value)  # bool -> 0/1
@@ -158,7 +159,9 @@ def _primary(fields: Sequence[RubricField]) -> RubricField | None:
     return (named or scales or list(fields) or [None])[0]
 
 
-def _field_level(field: RubricField) -> tuple[str, list[float]]:
+def field_level(field: RubricField) -> tuple[str, list[float]]:
+    """The agreement measurement level of a rated field and its categories: a scale is ordinal over its
+    integer range, yes/no is nominal over 0/1."""
     if field.type == "scale":
         assert field.low is not None and field.high is not None
         return "ordinal", [float(v) for v in range(field.low, field.high + 1)]
@@ -176,14 +179,14 @@ def _metric_names(items: Sequence[ItemRecord]) -> list[str]:
 
 def _score(item: ItemRecord, candidate: str, metric: str) -> float | None:
     per_candidate = (item.scores or {}).get(candidate)
-    return _number(per_candidate.get(metric)) if isinstance(per_candidate, dict) else None
+    return label_number(per_candidate.get(metric)) if isinstance(per_candidate, dict) else None
 
 
 def _item_means(labels: Sequence[LabelRecord], field: str) -> dict[str, float]:
     """Per item: the mean of ``field`` over the reviewers who gave it."""
     values: dict[str, list[float]] = defaultdict(list)
     for label in labels:
-        number = _number(label.values.get(field))
+        number = label_number(label.values.get(field))
         if number is not None:
             values[label.item_id].append(number)
     return {item_id: sum(v) / len(v) for item_id, v in values.items()}
@@ -211,8 +214,8 @@ def _rubric_results(rubric: Rubric, candidates: Sequence[str], items: dict[str, 
         if label.candidate:
             candidate_of.setdefault(label.item_id, label.candidate)
     for field in fields:
-        level, categories = _field_level(field)
-        matrix, _reviewers, _items = ratings_matrix((lab.reviewer, lab.item_id, _number(lab.values.get(field.name)))
+        level, categories = field_level(field)
+        matrix, _reviewers, _items = ratings_matrix((lab.reviewer, lab.item_id, label_number(lab.values.get(field.name)))
                                                     for lab in labels)
         agreement.append(FieldAgreement(field.name, level, field_agreement(matrix, level=level,
                                                                            categories=categories)))
@@ -232,7 +235,7 @@ def _rubric_results(rubric: Rubric, candidates: Sequence[str], items: dict[str, 
     return (primary.name if primary else None), tuple(agreement), tuple(means), tuple(metrics)
 
 
-def _preference(label: LabelRecord, a: str, b: str, item: ItemRecord | None) -> float | None:
+def preference(label: LabelRecord, a: str, b: str, item: ItemRecord | None) -> float | None:
     """+1 when ``a`` won, -1 when ``b`` won, 0 for a tie; None for anything else."""
     choice = label.values.get("choice")
     winner = label.winner
@@ -249,7 +252,7 @@ def _pairwise_results(candidates: Sequence[str], items: dict[str, ItemRecord], l
                       confidence: float) -> tuple[tuple[FieldAgreement, ...], tuple[WinRateResult, ...],
                                                   tuple[tuple[str, int], ...], tuple[MetricAgreement, ...]]:
     a, b = candidates[0], candidates[1]
-    triples = [(lab.reviewer, lab.item_id, _preference(lab, a, b, items.get(lab.item_id))) for lab in labels]
+    triples = [(lab.reviewer, lab.item_id, preference(lab, a, b, items.get(lab.item_id))) for lab in labels]
     matrix, _reviewers, _items = ratings_matrix(triples)
     # nominal, as is usual for preference labels (and as Fleiss' kappa treats them): A, tie and B are categories
     agreement = FieldAgreement(PREFERENCE, "nominal", field_agreement(matrix, level="nominal",
@@ -258,19 +261,19 @@ def _pairwise_results(candidates: Sequence[str], items: dict[str, ItemRecord], l
     for _reviewer, item_id, value in triples:
         if value is not None:
             per_item[item_id].append(value)
-    preference = {item_id: sum(v) / len(v) for item_id, v in per_item.items()}
-    wins_a = sum(p > 0 for p in preference.values())
-    wins_b = sum(p < 0 for p in preference.values())
-    ties = len(preference) - wins_a - wins_b
+    item_preference = {item_id: sum(v) / len(v) for item_id, v in per_item.items()}
+    wins_a = sum(p > 0 for p in item_preference.values())
+    wins_b = sum(p < 0 for p in item_preference.values())
+    ties = len(item_preference) - wins_a - wins_b
     rates = tuple(win_rates([(a, b, wins_a, wins_b, ties)], confidence=confidence))
     positions = tuple((choice, sum(lab.values.get("choice") == choice for lab in labels))
                       for choice in ("left", "right", "tie"))
-    reviewed = [items[i] for i in preference if i in items]
+    reviewed = [items[i] for i in item_preference if i in items]
     metrics = []
     for metric in _metric_names(reviewed):
         diffs = [_difference(_score(item, a, metric), _score(item, b, metric)) for item in reviewed]
         metrics.append(MetricAgreement(metric, PREFERENCE, rank_correlation(
-            diffs, [preference[item.id] for item in reviewed], confidence=confidence)))
+            diffs, [item_preference[item.id] for item in reviewed], confidence=confidence)))
     return (agreement,), rates, positions, tuple(metrics)
 
 

@@ -8,6 +8,7 @@ answer came from. Custom rubrics are YAML files read by :func:`load_rubric`.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ class RubricField:
                     value = float(value.strip())
                 except ValueError:
                     raise bad from None
-            if not isinstance(value, int | float) or value != int(value):
+            if not isinstance(value, int | float) or not math.isfinite(value) or value != int(value):
                 raise bad
             number = int(value)
             assert self.low is not None and self.high is not None

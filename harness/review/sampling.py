@@ -12,6 +12,9 @@ Strategies (``--strategy``):
 - ``stratified:FIELD``: as even as possible over the values of a metadata field (round robin over the
   values, each shuffled with the seed; a value with too few examples leaves its share to the others).
 
+:func:`batch_for_examples` stores exactly the examples picked by hand (strategy ``selected``; the app's
+Compare outputs page).
+
 A rubric batch has one item per (example, candidate); a pairwise batch one item per example with the
 two candidates' left/right order drawn per item with the seed and recorded in the item.
 """
@@ -101,6 +104,45 @@ def build_batch(engine: Engine, workspace_root: Path, run_ref: str, *, candidate
                       "candidates": list(shown), "outputs": [ex.outputs[c] for c in shown],
                       "metadata": ex.metadata, "scores": {c: ex.scores.get(c, {}) for c in shown}})
     return create_batch(engine, run_id=run_dir.name, dataset=dataset, kind=kind, strategy=strategy,
+                        overlap=overlap, candidates=tuple(chosen),
+                        rubric=(rubric or DEFAULT_RUBRIC) if kind == "rubric" else None, items=items,
+                        lease_s=lease_s)
+
+
+def batch_for_examples(engine: Engine, workspace_root: Path, run_ref: str, example_ids: Sequence[str], *,
+                       candidates: Sequence[str] | None = None, dataset: str | None = None, kind: str = "pairwise",
+                       overlap: int = 1, rubric: Rubric | None = None, seed: int = 0,
+                       lease_s: int = DEFAULT_LEASE_S) -> BatchInfo:
+    """Store a batch of exactly the examples ``example_ids`` of run ``run_ref`` (in that order, each once),
+    as picked by hand in the app; returns the new :class:`BatchInfo` (strategy ``selected``).
+
+    ``candidates``, ``dataset`` and ``rubric`` default as in :func:`build_batch`; a rubric batch has one
+    item per (example, candidate), a pairwise one an item per example with left/right drawn with
+    ``seed``. Raises :class:`HarnessError` for no ids, or ids the candidates did not all answer.
+    """
+    from harness.compare.loading import resolve_run
+
+    if kind not in KINDS:
+        raise HarnessError(f"unknown review kind {kind!r}", hint=f"kind must be one of {', '.join(KINDS)}")
+    wanted = list(dict.fromkeys(str(i) for i in example_ids))
+    if not wanted:
+        raise HarnessError("no examples selected for review", hint="select at least one example")
+    run_dir = resolve_run(workspace_root, run_ref)
+    chosen = _choose_candidates(run_dir, _run_candidates(run_dir), candidates, kind)
+    dataset = _choose_dataset(run_dir, chosen, dataset)
+    by_id = {ex.id: ex for ex in _load_examples(run_dir, chosen, dataset)}
+    unknown = [i for i in wanted if i not in by_id]
+    if unknown:
+        raise HarnessError(f"run {run_dir.name} has no example {unknown[0]!r} answered by {', '.join(chosen)} "
+                           f"in dataset {dataset!r}", hint="select examples shown for this run and dataset")
+    rng = random.Random(seed)
+    items = []
+    for ex in (by_id[i] for i in wanted):
+        for shown in ([tuple(rng.sample(chosen, 2))] if kind == "pairwise" else [(c,) for c in chosen]):
+            items.append({"example_id": ex.id, "messages": list(ex.messages), "reference": ex.reference,
+                          "candidates": list(shown), "outputs": [ex.outputs[c] for c in shown],
+                          "metadata": ex.metadata, "scores": {c: ex.scores.get(c, {}) for c in shown}})
+    return create_batch(engine, run_id=run_dir.name, dataset=dataset, kind=kind, strategy="selected",
                         overlap=overlap, candidates=tuple(chosen),
                         rubric=(rubric or DEFAULT_RUBRIC) if kind == "rubric" else None, items=items,
                         lease_s=lease_s)

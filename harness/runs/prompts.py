@@ -61,11 +61,11 @@ def _parse_line(obj: dict[str, Any], path: Path, line: int) -> EvalItem:
 
 def load_dataset(path: Path, *, limit: int | None = None) -> list[EvalItem]:
     """The first ``limit`` (all when None) examples of a chat-JSONL file; ids must be unique."""
-    from harness.io import read_jsonl
+    from harness.data.reader import read_objects
 
     items: list[EvalItem] = []
     seen: dict[str, int] = {}
-    for line, obj in read_jsonl(path):
+    for line, obj in read_objects(path):
         item = _parse_line(obj, path, line)
         if item.id in seen:
             raise DataError(f"{path}:{line}: duplicate id {item.id!r} (first on line {seen[item.id]})",

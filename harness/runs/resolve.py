@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import BackendSpec, GenerationSettings, backend_capabilities
-from harness.errors import ConfigError
+from harness.backends.base import BackendSpec, GenerationSettings, backend_capabilities, check_backend_spec
+from harness.errors import ConfigError, HarnessError
 
 if TYPE_CHECKING:
     from harness.runs.suite import CandidateSpec, Suite
@@ -41,7 +41,7 @@ class ResolvedCandidate:
 def resolve_candidate(suite: Suite, cand: CandidateSpec, workspace: Workspace | None,
                       index: int) -> ResolvedCandidate:
     """Resolve one candidate (paths, registry, aliases, few-shot turns)."""
-    from harness.models.names import resolve_adapter, resolve_model
+    from harness.models.names import ModelNotFoundError, resolve_adapter, resolve_model
     from harness.runs.prompts import draw_few_shot
 
     field_prefix = f"candidates[{index}]"
@@ -49,7 +49,11 @@ def resolve_candidate(suite: Suite, cand: CandidateSpec, workspace: Workspace | 
     if not backend_capabilities(cand.backend).local_models:
         model = cand.model
     else:
-        ref = resolve_model(cand.model, workspace=workspace, base_dir=suite.base_dir)
+        try:
+            ref = resolve_model(cand.model, workspace=workspace, base_dir=suite.base_dir)
+        except ModelNotFoundError as exc:  # say which candidate of the suite names it
+            raise ConfigError(f"{suite.source or suite.name}: {field_prefix}.model: {exc.message}",
+                              hint=exc.hint) from None
         model, adapter = ref.model, ref.adapter
     if cand.adapter:
         adapter = resolve_adapter(cand.adapter, workspace=workspace, base_dir=suite.base_dir)
@@ -69,6 +73,10 @@ def resolve_candidate(suite: Suite, cand: CandidateSpec, workspace: Workspace | 
                                   top_p=gen.top_p, seed=gen.seed, stop=tuple(gen.stop))
     spec = BackendSpec(model=model, adapter=adapter, base_url=cand.base_url, fallback_model=cand.fallback_model,
                        settings=settings, options=dict(cand.options))
+    try:
+        check_backend_spec(cand.backend, spec)  # e.g. an API key over plain http: refused before any generation
+    except HarnessError as exc:
+        raise ConfigError(f"{suite.source or suite.name}: {field_prefix}: {exc.message}", hint=exc.hint) from None
     return ResolvedCandidate(name=cand.name, backend=cand.backend, spec=spec, system=cand.prompt.system,
                              shots=shots, few_shot_source=source)
 

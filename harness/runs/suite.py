@@ -196,12 +196,17 @@ class Suite(_Strict):
     def resolve_path(self, value: str, field: str, *, must_exist: bool = True) -> Path:
         """Absolute path for ``value``: as given, else under ``base_dir``, else under the cwd."""
         path = Path(value).expanduser()
-        if path.is_absolute():
-            found = path if path.exists() else None
-        else:
-            bases = [Path(self.base_dir)] if self.base_dir else []
-            bases.append(Path.cwd())
-            found = next((base / path for base in bases if (base / path).exists()), None)
+        try:
+            if path.is_absolute():
+                found = path if path.exists() else None
+            else:
+                bases = [Path(self.base_dir)] if self.base_dir else []
+                bases.append(Path.cwd())
+                found = next((base / path for base in bases if (base / path).exists()), None)
+        except OSError as exc:  # a name too long for the file system, a loop of links...
+            raise ConfigError(f"{self.source or 'suite ' + self.name}: {field}: cannot use {value!r} as a path "
+                              f"({exc.strerror})", hint="fix the path; relative paths are read from the suite "
+                              "file's folder") from None
         if found is None:
             if not must_exist:
                 return path.resolve()

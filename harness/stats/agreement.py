@@ -395,3 +395,39 @@ def rank_correlation(metric: Sequence[float | None], human: Sequence[float | Non
     rho, p = float(result.statistic), float(result.pvalue)
     low, high = spearman_interval(rho, n, confidence)
     return CorrelationResult(rho, low, high, n, p, confidence)
+
+
+def agreement_intervals(matrix: Sequence[Sequence[float | None]], *, level: str, categories: Sequence[float],
+                        confidence: float = 0.95, n_boot: int = 1000, seed: int = 0
+                        ) -> list[tuple[float, float, int]]:
+    """Percentile bootstrap intervals over items for each figure of :func:`field_agreement` (a kappa, then
+    Krippendorff's alpha): ``[(low, high, n_valid), ...]`` in that order.
+
+    Items (the matrix's columns) are resampled with replacement, ``n_boot`` times with a fixed ``seed``;
+    replicates where a figure is undefined (no variance, too few items) are left out and ``n_valid``
+    says how many remained; with fewer than 20 valid replicates the interval is ``(nan, nan)``.
+    """
+    import numpy as np
+
+    columns = len(matrix[0]) if matrix else 0
+    n_figures = 2
+    if columns == 0:
+        return [(math.nan, math.nan, 0)] * n_figures
+    rng = np.random.default_rng(seed)
+    data = np.array([[math.nan if v is None else float(v) for v in row] for row in matrix], dtype=float)
+    replicates: list[list[float]] = [[] for _ in range(n_figures)]
+    for _ in range(n_boot):
+        picked = data[:, rng.integers(0, columns, columns)]
+        sample = [[None if math.isnan(v) else v for v in row] for row in picked.tolist()]
+        for slot, result in enumerate(field_agreement(sample, level=level, categories=categories)):  # type: ignore[arg-type]
+            if not result.error and not math.isnan(result.value):
+                replicates[slot].append(result.value)
+    tail = (1 - confidence) / 2
+    out = []
+    for values in replicates:
+        if len(values) < 20:
+            out.append((math.nan, math.nan, len(values)))
+            continue
+        low, high = np.quantile(values, [tail, 1 - tail])
+        out.append((float(low), float(high), len(values)))
+    return out

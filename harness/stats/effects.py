@@ -132,7 +132,10 @@ def welch_dof(control: ArmEstimate, treatment: ArmEstimate) -> float | None:
 def relative_variance(control: ArmEstimate, treatment: ArmEstimate) -> float:
     """Delta-method variance of ``mean_t / mean_c - 1`` for independent arms."""
     mc, mt = control.mean, treatment.mean
-    return treatment.var_mean / mc**2 + mt**2 * control.var_mean / mc**4
+    # Written with the ratio (same value as var_t / mc^2 + mt^2 var_c / mc^4) so that means near 1e77
+    # give a float, not an OverflowError from mc**4.
+    ratio, scale = mt / mc, mc * mc
+    return treatment.var_mean / scale + ratio * ratio * control.var_mean / scale
 
 
 def _interval(estimate: float, se: float, alpha: float, dof: float | None) -> EffectInterval:

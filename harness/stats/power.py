@@ -149,6 +149,8 @@ def plan_units(metric_type: Literal["proportion", "mean"], baseline: float, mde:
         if not sd or sd <= 0:
             return replace(empty, error="missing_sd")
         effect = baseline * mde / sd
+    if effect == 0 or not math.isfinite(effect):  # a zero baseline mean: a relative change of it is nothing
+        return replace(empty, error="zero_effect")
     from statsmodels.stats.power import NormalIndPower, tt_ind_solve_power
 
     total_w = sum(weights.values())
@@ -163,6 +165,8 @@ def plan_units(metric_type: Literal["proportion", "mean"], baseline: float, mde:
         else:
             n1 = tt_ind_solve_power(effect_size=effect, alpha=alpha, power=power, ratio=ratio)
         n1 = float(n1)
+        if not math.isfinite(n1) or n1 <= 0:
+            return replace(empty, error="no_solution")
         per_variant[control] = max(per_variant.get(control, 0), math.ceil(n1))
         per_variant[name] = math.ceil(n1 * ratio)
         # traffic is split by weight, so the control's need fixes the total

@@ -12,7 +12,8 @@ by ``unit_id`` the variant of the unit's latest request. The same feedback twice
 (unique on experiment, request, unit, name; a repeat is ignored).
 
 Queries: :func:`log_request`, :func:`log_outcomes`, :func:`requests`, :func:`outcome_names`,
-:func:`request_count`.
+:func:`request_count`; :func:`insert_requests` and :func:`insert_outcomes` write on a caller's
+connection (the gateway commits many requests and feedback posts in one transaction).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from harness.errors import DataError, HarnessError
 from harness.store.base import Base
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
 
 class UnknownRequestError(HarnessError):
@@ -125,9 +126,16 @@ def log_requests(engine: Engine, experiment: str | int, rows: Sequence[Mapping[s
     Each row has ``request_id``, ``unit_id``, ``variant``, ``served_by``, ``ts`` and any optional column
     of :class:`AbRequest`; unknown keys and a bad ``status`` raise :class:`DataError`.
     """
-    from sqlalchemy import insert
-
     exp_id = experiment if isinstance(experiment, int) else experiment_id(engine, experiment)
+    values = request_values(exp_id, rows)
+    if values:
+        with engine.begin() as conn:
+            insert_requests(conn, values)
+    return len(values)
+
+
+def request_values(exp_id: int, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Return the checked ``ab_requests`` values of ``rows`` (see :func:`log_requests`) for :func:`insert_requests`."""
     values = []
     for row in rows:
         unknown = sorted(set(row) - set(_REQUEST_FIELDS))
@@ -138,14 +146,35 @@ def log_requests(engine: Engine, experiment: str | int, rows: Sequence[Mapping[s
         if status not in ("ok", "error"):
             raise DataError(f"request {row.get('request_id')}: status must be 'ok' or 'error', got {status!r}")
         reason, model = row.get("fallback_reason"), row.get("model")
-        values.append({**{c: None for c in _REQUEST_FIELDS}, **row, "experiment_id": exp_id,
+        values.append({**dict.fromkeys(_REQUEST_FIELDS), **row, "experiment_id": exp_id,
                        "unit_id": str(row["unit_id"]), "ts": float(row["ts"]), "status": status,
                        "fallback": bool(row.get("fallback")), "fallback_reason": reason[:500] if reason else None,
                        "model": model[:500] if model else None})
+    return values
+
+
+def insert_requests(conn: Connection, values: Sequence[Mapping[str, Any]]) -> None:
+    """Insert :func:`request_values` rows on ``conn`` (the caller's transaction); returns nothing."""
+    from sqlalchemy import insert
+
     if values:
-        with engine.begin() as conn:
-            conn.execute(insert(AbRequest), values)
-    return len(values)
+        conn.execute(insert(AbRequest), list(values))
+
+
+def check_outcomes(outcomes: Any) -> dict[str, float]:
+    """Return the outcomes as ``{name: float}``; raises :class:`DataError` for a bad name, value or none at all."""
+    import math
+
+    if not isinstance(outcomes, Mapping) or not outcomes:
+        raise DataError("feedback has no outcomes", hint='send e.g. {"outcomes": {"thumbs_up": 1}}')
+    clean: dict[str, float] = {}
+    for name, value in outcomes.items():
+        if not isinstance(name, str) or not name or len(name) > 100:
+            raise DataError(f"outcome name {name!r}: use a non-empty name of at most 100 characters")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise DataError(f"outcome {name!r}: value must be a finite number, got {value!r}")
+        clean[name] = float(value)
+    return clean
 
 
 def log_outcomes(engine: Engine, experiment: str | int, outcomes: Mapping[str, float], *,
@@ -155,47 +184,49 @@ def log_outcomes(engine: Engine, experiment: str | int, outcomes: Mapping[str, f
     Exactly one of ``request_id``/``unit_id``. Raises :class:`UnknownRequestError` when the experiment
     never served that request (or unit), :class:`DataError` for a bad name or value.
     """
-    import math
     import time
-
-    from sqlalchemy import text
 
     if (request_id is None) == (unit_id is None):
         raise DataError("feedback needs exactly one of request_id or unit_id")
-    if not outcomes:
-        raise DataError("feedback has no outcomes", hint='send e.g. {"outcomes": {"thumbs_up": 1}}')
-    clean: dict[str, float] = {}
-    for name, value in outcomes.items():
-        if not isinstance(name, str) or not name or len(name) > 100:
-            raise DataError(f"outcome name {name!r}: use a non-empty name of at most 100 characters")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise DataError(f"outcome {name!r}: value must be a finite number, got {value!r}")
-        clean[name] = float(value)
+    clean = check_outcomes(outcomes)
     exp_id = experiment if isinstance(experiment, int) else experiment_id(engine, experiment)
     with engine.begin() as conn:
-        if request_id is not None:
-            row = conn.execute(text("SELECT unit_id, variant FROM ab_requests WHERE request_id = :r "
-                                    "AND experiment_id = :e"), {"r": request_id, "e": exp_id}).first()
-            if row is None:
-                raise UnknownRequestError(f"unknown request id {request_id!r}",
-                                          hint="use the id of a gateway response (its 'id' or X-Harness-Request)")
-            unit, variant = str(row[0]), str(row[1])
-        else:
-            row = conn.execute(text("SELECT variant FROM ab_requests WHERE experiment_id = :e AND unit_id = :u "
-                                    "ORDER BY ts DESC LIMIT 1"), {"e": exp_id, "u": unit_id}).first()
-            if row is None:
-                raise UnknownRequestError(f"unknown unit id {unit_id!r}: it sent no request in this experiment",
-                                          hint="send feedback for units the gateway has served")
-            unit, variant = str(unit_id), str(row[0])
-        when = time.time() if ts is None else float(ts)
-        params = [{"e": exp_id, "r": request_id or "", "u": unit, "v": variant, "n": n, "x": x, "t": when}
-                  for n, x in clean.items()]
-        sql = ("INSERT INTO ab_outcomes (experiment_id, request_id, unit_id, variant, name, value, ts) "
-               "VALUES (:e, :r, :u, :v, :n, :x, :t) "
-               "ON CONFLICT (experiment_id, request_id, unit_id, name) DO NOTHING")
-        written = 0
-        for p in params:  # one statement per outcome: rowcount says whether it was new
-            written += max(0, conn.execute(text(sql), p).rowcount or 0)
+        return insert_outcomes(conn, exp_id, clean, request_id=request_id, unit_id=unit_id,
+                               ts=time.time() if ts is None else float(ts))
+
+
+_OUTCOME_SQL = ("INSERT INTO ab_outcomes (experiment_id, request_id, unit_id, variant, name, value, ts) "
+                "VALUES (:e, :r, :u, :v, :n, :x, :t) ON CONFLICT (experiment_id, request_id, unit_id, name) DO NOTHING")
+
+
+def insert_outcomes(conn: Connection, exp_id: int, outcomes: Mapping[str, float], *, request_id: str | None,
+                    unit_id: str | None, ts: float) -> int:
+    """Insert :func:`check_outcomes` values on ``conn`` (the caller's transaction); returns how many were new.
+
+    Exactly one of ``request_id``/``unit_id``; raises :class:`UnknownRequestError` (having written nothing)
+    when the experiment never served it.
+    """
+    from sqlalchemy import text
+
+    if request_id is not None:
+        row = conn.execute(text("SELECT unit_id, variant FROM ab_requests WHERE request_id = :r "
+                                "AND experiment_id = :e"), {"r": request_id, "e": exp_id}).first()
+        if row is None:
+            raise UnknownRequestError(f"unknown request id {request_id!r}",
+                                      hint="use the id of a gateway response (its 'id' or X-Harness-Request)")
+        unit, variant = str(row[0]), str(row[1])
+    else:
+        row = conn.execute(text("SELECT variant FROM ab_requests WHERE experiment_id = :e AND unit_id = :u "
+                                "ORDER BY ts DESC LIMIT 1"), {"e": exp_id, "u": unit_id}).first()
+        if row is None:
+            raise UnknownRequestError(f"unknown unit id {unit_id!r}: it sent no request in this experiment",
+                                      hint="send feedback for units the gateway has served")
+        unit, variant = str(unit_id), str(row[0])
+    sql = text(_OUTCOME_SQL)
+    written = 0
+    for name, value in outcomes.items():  # one statement per outcome: rowcount says whether it was new
+        params = {"e": exp_id, "r": request_id or "", "u": unit, "v": variant, "n": name, "x": value, "t": ts}
+        written += max(0, conn.execute(sql, params).rowcount or 0)
     return written
 
 

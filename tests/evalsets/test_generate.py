@@ -47,10 +47,25 @@ def bundled() -> dict[str, dict[str, list[dict]]]:
 
 def test_regenerating_reproduces_the_committed_files_byte_for_byte(regenerated: Path) -> None:
     files = generate.generated_files()
-    assert len(files) == 2 + 4 * len(ALL_SETS)
+    assert len(files) == 2 + 5 * len(ALL_SETS)  # per set: train/val/test, split.json, suite.yaml
     for rel in files:
         fresh, committed = (regenerated / rel).read_bytes(), (ROOT / rel).read_bytes()
         assert fresh == committed, f"{rel} differs from the generator output: run `python -m evalsets.generate`"
+
+
+def test_each_bundled_set_is_a_checked_split_set(regenerated: Path) -> None:
+    from harness.data.split_set import check_split_folder
+    from harness.errors import DataError
+
+    for name in ALL_SETS:
+        manifest = check_split_folder(ROOT / name)
+        assert manifest is not None and set(manifest["files"]) == {f"{s}.jsonl" for s in SPLITS}
+        assert manifest["leakage"] == 0 and manifest["repair"] == "python -m evalsets.generate"
+    copy = regenerated.parent / "mixed"
+    shutil.copytree(regenerated / "classify", copy)
+    (copy / "val.jsonl").write_bytes((regenerated / "general" / "val.jsonl").read_bytes())
+    with pytest.raises(DataError, match="python -m evalsets.generate"):
+        check_split_folder(copy)
 
 
 def test_check_mode_reports_changed_and_missing_files(regenerated: Path, tmp_path: Path,

@@ -62,3 +62,34 @@ def test_file_sha256_matches_hashlib(tmp_path: Path) -> None:
     data = b"x" * 3_000_000
     (tmp_path / "blob").write_bytes(data)
     assert file_sha256(tmp_path / "blob", chunk_size=1 << 16) == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(("encoding", "code"), [("utf-16", "UTF-16LE"), ("utf-16-le", "UTF-16LE"),
+                                                ("utf-16-be", "UTF-16BE"), ("utf-32", "UTF-32LE")])
+def test_read_jsonl_names_a_wide_encoding_and_how_to_convert_it(tmp_path: Path, encoding: str, code: str) -> None:
+    path = tmp_path / "wide.jsonl"
+    path.write_text('{"id": "a", "prediction": "x"}\n', encoding=encoding)
+    with pytest.raises(DataError, match=rf"wide.jsonl is {code[:6]}: convert it to UTF-8 \(iconv -f {code} -t UTF-8") as info:
+        list(read_jsonl(path))
+    assert info.value.exit_code == 1 and "invalid JSON" not in str(info.value)
+
+
+def test_read_jsonl_refuses_invalid_utf8_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes(b'{"a": 1}\n\n{"a": "caf\xe9"}\n')
+    with pytest.raises(DataError, match=r"latin.jsonl:3: not valid UTF-8 \(byte 11") as info:
+        list(read_jsonl(path))
+    assert info.value.exit_code == 1
+
+
+def test_read_jsonl_refuses_a_lone_surrogate_and_accepts_a_pair_and_a_bom(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": "\\ud83d\\ude00"}\n{"b": ["ok", "\\ud800"]}\n')
+    rows = read_jsonl(path)
+    assert next(rows) == (1, {"a": "\U0001f600"})
+    with pytest.raises(DataError, match=r"s.jsonl:2: b\[1\] holds a lone surrogate") as info:
+        next(rows)
+    assert info.value.exit_code == 1
+    path.write_text('{"n": ' + "1" * 5000 + '}\n')
+    with pytest.raises(DataError, match=r"s.jsonl:1: invalid JSON \(Exceeds the limit"):
+        list(read_jsonl(path))

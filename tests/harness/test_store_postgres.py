@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +13,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from harness.store.base import Base
 from harness.workspace import Workspace
+from tests.harness.postgres_support import new_database, running_postgres
 
 sys.path.insert(0, str(Path(__file__).parent / "store"))
 from v0_fixture import FIXTURE, check_v0_rows, copy_rows  # noqa: E402
-
-# where Debian's postgresql package puts the server binaries (not on PATH); the newest version wins
-PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"),
-             key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
 
 
 class _ProbeBase(DeclarativeBase):
@@ -36,39 +29,10 @@ class PgProbe(_ProbeBase):
     name: Mapped[str] = mapped_column(String(20))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    initdb = shutil.which("initdb") or str(PG_BIN / "initdb")
-    pg_ctl = shutil.which("pg_ctl") or str(PG_BIN / "pg_ctl")
-    if not (os.path.exists(initdb) and os.path.exists(pg_ctl)):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    pytest.importorskip("psycopg", reason="install the 'postgres' extra for the PostgreSQL driver")
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser: cannot start PostgreSQL")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    # not under pytest's tmp folder: that one is private to root, and the server runs as postgres
-    data = Path(tempfile.mkdtemp(prefix="harness-pg-"))
-    if run_as:
-        shutil.chown(data, "postgres")
-    port = _free_port()
-    subprocess.run([*run_as, initdb, "-D", str(data / "db"), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    subprocess.run([*run_as, pg_ctl, "-D", str(data / "db"), "-w", "-l", str(data / "log"),
-                    "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data / "db"), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
+    with running_postgres() as url:
+        yield url
 
 
 def test_every_store_table_is_created_on_postgres(postgres_url: str, tmp_path: Path,
@@ -96,18 +60,6 @@ def test_transactions_on_postgres(postgres_url: str, tmp_path: Path, monkeypatch
     ws.close()
 
 
-def _new_database(server_url: str, name: str) -> str:
-    """Create an empty database ``name`` on the test server; returns its URL."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 def test_workspace_from_before_migrations_upgrades_on_postgres(postgres_url: str, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The fixture's rows in a PostgreSQL database laid out as the pre-migration code made it."""
@@ -116,7 +68,7 @@ def test_workspace_from_before_migrations_upgrades_on_postgres(postgres_url: str
 
     from harness.store.migrations import BASELINE, HEAD, VERSION_TABLE, alembic_config, current_revision
 
-    url = _new_database(postgres_url, "v0_workspace")
+    url = new_database(postgres_url, "v0_workspace")
     engine = create_engine(url)
     with engine.begin() as conn:  # the old schema: the baseline revision, without a version row
         command.upgrade(alembic_config(conn), BASELINE)
@@ -139,7 +91,7 @@ def test_models_match_the_migrated_schema_on_postgres(postgres_url: str) -> None
     from harness.store import create_engine_for
     from harness.store.migrations import VERSION_TABLE
 
-    engine = create_engine_for(_new_database(postgres_url, "head_schema"))
+    engine = create_engine_for(new_database(postgres_url, "head_schema"))
     with engine.connect() as conn:
         opts = {"compare_type": True, "version_table": VERSION_TABLE}
         context = MigrationContext.configure(conn, opts=opts)
@@ -153,7 +105,7 @@ def test_newer_workspace_is_refused_on_postgres(postgres_url: str) -> None:
     from harness.store import create_engine_for
     from harness.store.migrations import VERSION_TABLE, SchemaTooNewError
 
-    url = _new_database(postgres_url, "future_schema")
+    url = new_database(postgres_url, "future_schema")
     engine = create_engine_for(url)
     with engine.begin() as conn:
         conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
@@ -165,7 +117,7 @@ def test_newer_workspace_is_refused_on_postgres(postgres_url: str) -> None:
 
 def test_processes_opening_one_new_database_together_on_postgres(postgres_url: str, tmp_path: Path) -> None:
     """Ranks of a distributed run migrate one new database at once: the advisory lock serialises them."""
-    url = _new_database(postgres_url, "shared_new")
+    url = new_database(postgres_url, "shared_new")
     code = ("import sys\nfrom harness.store import create_engine_for\nfrom harness.store.migrations import "
             "current_revision\nengine = create_engine_for(sys.argv[1])\n"
             "with engine.connect() as conn:\n    print(current_revision(conn))\n")

@@ -33,11 +33,11 @@ from fastapi.responses import JSONResponse
 
 from harness.ab.control import ExperimentState, experiment_state
 from harness.ab.gateway.config import GatewayConfig
-from harness.ab.gateway.events import EventWriter, RequestEvent, new_request_id
+from harness.ab.gateway.events import EventWriter, FeedbackEvent, RequestEvent, new_request_id
 from harness.ab.gateway.routing import Router, VariantFailed
 from harness.errors import ConfigError, DataError
 from harness.store.ab import create_experiment, get_experiment
-from harness.store.gateway import UnknownRequestError, log_outcomes
+from harness.store.gateway import UnknownRequestError, check_outcomes
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -208,12 +208,13 @@ def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True
 
         if load:
             await anyio.to_thread.run_sync(router.load)
+        router.start()  # upstream sessions belong to this event loop
         writer.start()
         try:
             yield
         finally:
             writer.close()
-            router.close()
+            await router.aclose()
 
     app = FastAPI(title="harness A/B gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.router = router
@@ -338,8 +339,6 @@ def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True
 
     @app.post("/v1/feedback")
     async def feedback(request: Request) -> dict[str, Any]:
-        import anyio
-
         authorize(request)
         body = await _json_body(request)
         request_id, unit_id, outcomes = body.get("request_id"), body.get("unit_id"), body.get("outcomes")
@@ -353,13 +352,16 @@ def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True
                            param="outcomes")
         ts = _client_time(request, config)
         try:
-            written = await anyio.to_thread.run_sync(
-                lambda: log_outcomes(engine, exp_id, outcomes, request_id=request_id, unit_id=unit_id, ts=ts))
+            clean = check_outcomes(outcomes)
+            written = await writer.feedback(FeedbackEvent(clean, request_id, unit_id, ts))
         except UnknownRequestError as exc:
             raise ApiError(404, exc.message, type="not_found_error",
                            param="request_id" if request_id else "unit_id", code="unknown_id") from None
         except DataError as exc:
             raise ApiError(400, exc.message, param="outcomes") from None
+        except Exception:  # noqa: BLE001 - the database failed: the client may retry (feedback is idempotent)
+            log.exception("could not record feedback for %s", request_id or unit_id)
+            raise ApiError(503, "the gateway could not record the feedback; retry", type="server_error") from None
         return {"object": "feedback", "recorded": written, "duplicates": len(outcomes) - written,
                 "request_id": request_id, "unit_id": unit_id}
 

@@ -1,11 +1,13 @@
-"""What the gateway writes to the store for each request: one ``ab_requests`` row, before the response.
+"""What the gateway writes to the store: one ``ab_requests`` row per request, before the response, and
+the outcomes of each feedback post, before its answer.
 
 The row is committed before the client gets its answer, so every response has its exposure (a killed
-gateway loses only requests that were never answered). :class:`EventWriter` commits rows in groups:
-one writer thread takes every row waiting, writes them in one transaction and then releases their
-requests, so concurrent requests share a commit instead of queueing for the database's write lock. Units that are not enrolled (outside every
-variant's weight) and requests while the experiment is stopped or killed are served by the control
-and record no exposure (see :mod:`harness.ab.assignment` for why).
+gateway loses only requests that were never answered). :class:`EventWriter` commits in groups: one
+writer thread takes every request row and feedback post waiting, writes them in one transaction and
+then releases their requests, so concurrent requests share a commit instead of queueing for the
+database's write lock. Units that are not enrolled (outside every variant's weight) and requests
+while the experiment is stopped or killed are served by the control and record no exposure (see
+:mod:`harness.ab.assignment` for why).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.store.gateway import log_requests
+from harness.store.gateway import UnknownRequestError, insert_outcomes, insert_requests, request_values
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -60,7 +62,18 @@ class RequestEvent:
 
     def write(self, engine: Engine, experiment_id: int) -> None:
         """Commit the row to ``ab_requests`` now (its own transaction); returns nothing."""
-        log_requests(engine, experiment_id, [self.row()])
+        with engine.begin() as conn:
+            insert_requests(conn, request_values(experiment_id, [self.row()]))
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    """Named outcomes posted for a request (or a unit), checked (:func:`harness.store.gateway.check_outcomes`)."""
+
+    outcomes: dict[str, float]
+    request_id: str | None
+    unit_id: str | None
+    ts: float
 
 
 log = logging.getLogger("harness.ab.gateway")
@@ -68,15 +81,16 @@ _STOP = object()
 
 
 class EventWriter:
-    """Group commit of request rows from one writer thread; :meth:`write` returns once its row is committed.
+    """Group commit from one writer thread: :meth:`write` and :meth:`feedback` return once committed.
 
-    ``max_batch`` bounds a transaction. A failed batch is retried row by row, so one bad row fails only
-    its own request.
+    The thread takes every event waiting (up to ``max_batch``) and writes them in one transaction:
+    the request rows first, then the feedback (which may name a request of the same batch). A failed
+    batch is retried event by event, so one bad event fails only its own request.
     """
 
     def __init__(self, engine: Engine, experiment_id: int, *, max_batch: int = 500) -> None:
         self.engine, self.experiment_id, self.max_batch = engine, experiment_id, max_batch
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -88,12 +102,25 @@ class EventWriter:
                 self._thread.start()
 
     async def write(self, event: RequestEvent) -> None:
-        """Queue ``event`` and wait until it is committed; raises what the database raised."""
-        self.start()
+        """Queue ``event`` and wait until its row is committed; raises what the database raised."""
+        await self._submit(event)
+
+    async def feedback(self, event: FeedbackEvent) -> int:
+        """Queue ``event`` and wait until it is committed; returns how many outcomes were new.
+
+        Raises :class:`~harness.store.gateway.UnknownRequestError` when the experiment never served
+        the request (or unit), else what the database raised.
+        """
+        return int(await self._submit(event))
+
+    async def _submit(self, event: RequestEvent | FeedbackEvent) -> Any:
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self.start()
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[Any] = loop.create_future()
         self._queue.put((event, loop, done))
-        await done
+        return await done
 
     def _run(self) -> None:
         while True:
@@ -110,20 +137,34 @@ class EventWriter:
                     self._queue.put(_STOP)
                     break
                 batch.append(item)
+            events = [event for event, _, _ in batch]
             try:
-                log_requests(self.engine, self.experiment_id, [event.row() for event, _, _ in batch])
-                results: list[BaseException | None] = [None] * len(batch)
-            except Exception:  # noqa: BLE001 - retry one by one: only the bad rows fail
+                results = self._commit(events)
+            except Exception:  # noqa: BLE001 - retry one by one: only the bad events fail
                 results = []
-                for event, _, _ in batch:
+                for event in events:
                     try:
-                        event.write(self.engine, self.experiment_id)
-                        results.append(None)
+                        results.append(self._commit([event])[0])
                     except Exception as exc:  # noqa: BLE001 - handed to the waiting request
-                        log.exception("could not record request %s", event.request_id)
+                        log.exception("could not record %s", _describe(event))
                         results.append(exc)
-            for (_, loop, done), error in zip(batch, results, strict=True):
-                loop.call_soon_threadsafe(_settle, done, error)
+            for (_, loop, done), result in zip(batch, results, strict=True):
+                loop.call_soon_threadsafe(_settle, done, result)
+
+    def _commit(self, events: list[RequestEvent | FeedbackEvent]) -> list[Any]:
+        """Write ``events`` in one transaction; returns each one's result (None, a count, or an error to raise)."""
+        rows = [e.row() for e in events if isinstance(e, RequestEvent)]
+        results: list[Any] = [None] * len(events)
+        with self.engine.begin() as conn:
+            insert_requests(conn, request_values(self.experiment_id, rows))
+            for i, event in enumerate(events):
+                if isinstance(event, FeedbackEvent):
+                    try:
+                        results[i] = insert_outcomes(conn, self.experiment_id, event.outcomes,
+                                                     request_id=event.request_id, unit_id=event.unit_id, ts=event.ts)
+                    except UnknownRequestError as exc:  # wrote nothing: the others' transaction goes on
+                        results[i] = exc
+        return results
 
     def close(self) -> None:
         """Write what is queued, then stop the writer thread; returns nothing."""
@@ -134,13 +175,19 @@ class EventWriter:
             thread.join(timeout=30)
 
 
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+def _describe(event: RequestEvent | FeedbackEvent) -> str:
+    if isinstance(event, RequestEvent):
+        return f"request {event.request_id}"
+    return f"feedback for {event.request_id or event.unit_id}"
+
+
+def _settle(done: asyncio.Future[Any], result: Any) -> None:
     if done.done():  # the request was cancelled (client went away); its row is written anyway
         return
-    if error is None:
-        done.set_result(None)
+    if isinstance(result, BaseException):
+        done.set_exception(result)
     else:
-        done.set_exception(error)
+        done.set_result(result)
 
 
 def now() -> float:

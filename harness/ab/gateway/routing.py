@@ -2,10 +2,17 @@
 
 Each variant has one backend: in process (``transformers``, the model resolved with
 :func:`harness.models.names.resolve_model`: alias, folder, registered model or adapter) or an
-OpenAI-compatible upstream (``openai``, for ``base_url``). Generation blocks, so it runs in a worker
-thread; an in-process model answers one request at a time (one lock per model). A non-control
+OpenAI-compatible upstream (``base_url``), called from the event loop over keep-alive connections
+(:mod:`harness.ab.gateway.upstream`). In-process generation blocks, so it runs in a worker thread;
+an in-process model answers one request at a time (one lock per model). A non-control
 variant that errors, exceeds its ``timeout_s`` or has an open circuit is answered by the control
 instead (:class:`Served` records the fallback and why); only a failing control is an error.
+
+A timeout frees the model: a request waits for the model's lock only until its deadline, and a
+generation whose request timed out is stopped at its next token (the backend's ``should_stop``),
+so an abandoned request neither queues for the model nor keeps it busy for the next ones; an
+upstream call that times out is cancelled and its connection closed. Upstream sessions live in the
+server's event loop: :meth:`Router.start` opens them at startup and :meth:`Router.aclose` closes them.
 """
 
 from __future__ import annotations
@@ -19,7 +26,11 @@ from typing import TYPE_CHECKING, Any
 from harness.ab.gateway.config import GatewayConfig, Variant
 from harness.errors import HarnessError
 
+#: Connections open at once to one variant's upstream (bounds its requests in flight).
+UPSTREAM_CONNECTIONS = 256
+
 if TYPE_CHECKING:
+    from harness.ab.gateway.upstream import UpstreamClient
     from harness.backends.base import Backend, Generation, GenerationSettings
     from harness.workspace import Workspace
 
@@ -95,8 +106,8 @@ class VariantBackend:
         self.variant = variant
         self.config = config
         self.workspace = workspace
-        self._backend: Backend | None = None
-        self._by_settings: dict[Any, Backend] = {}
+        self._backend: Backend | None = None  # in process
+        self._upstream: UpstreamClient | None = None
         self._build_lock = threading.Lock()
         self._model_lock = threading.Lock()  # in-process: one generation at a time per model
 
@@ -105,60 +116,86 @@ class VariantBackend:
         """The variant's generation defaults (its own block, else the gateway's)."""
         return self.variant.generation or self.config.generation
 
-    def _spec(self, settings: GenerationSettings) -> Any:
-        from harness.backends.base import BackendSpec
-
-        v = self.variant
-        if v.upstream:
-            options: dict[str, Any] = {"max_retries": 0, "timeout_s": v.timeout_s or 60.0, "concurrency": 64}
-            if v.api_key_env:
-                options["api_key_env"] = v.api_key_env
-            return BackendSpec(model=v.model, base_url=v.base_url, settings=settings, options=options)
-        from harness.models.names import resolve_model
-
-        ref = resolve_model(v.model, workspace=self.workspace, base_dir=self.config.base_dir)
-        options = {"device": v.device} if v.device else {}
-        return BackendSpec(model=ref.model, adapter=ref.adapter, settings=settings, options=options)
-
     def _get(self, settings: GenerationSettings) -> Backend:
-        from harness.backends.base import create_backend
+        from harness.backends.base import BackendSpec, create_backend
+        from harness.models.names import resolve_model
 
         with self._build_lock:
             if self._backend is None:
-                self._backend = create_backend("openai" if self.variant.upstream else "transformers",
-                                               self._spec(settings))
-            if not self.variant.upstream:
-                return self._backend
-            key = (settings.max_new_tokens, settings.temperature)
-            if key == (self._backend.spec.settings.max_new_tokens, self._backend.spec.settings.temperature):  # type: ignore[attr-defined]
-                return self._backend
-            if key not in self._by_settings and len(self._by_settings) < 16:
-                self._by_settings[key] = create_backend("openai", self._spec(settings))
-            return self._by_settings.get(key, self._backend)
+                v = self.variant
+                ref = resolve_model(v.model, workspace=self.workspace, base_dir=self.config.base_dir)
+                spec = BackendSpec(model=ref.model, adapter=ref.adapter, settings=settings,
+                                   options={"device": v.device} if v.device else {})
+                self._backend = create_backend("transformers", spec)
+            return self._backend
+
+    def upstream(self) -> UpstreamClient:
+        """The upstream client of an upstream variant (made on first use)."""
+        from harness.ab.gateway.upstream import UpstreamClient
+
+        if self._upstream is None:
+            v = self.variant
+            options = {"api_key_env": v.api_key_env} if v.api_key_env else {}
+            try:
+                self._upstream = UpstreamClient(v.base_url or "", v.model, options,
+                                                max_connections=UPSTREAM_CONNECTIONS)
+            except HarnessError as exc:
+                raise VariantFailed(f"variant {self.name!r}: {exc.message}", reason="error") from None
+        return self._upstream
 
     def load(self) -> None:
         """Build the backend and, in process, load the model now (not on the first request); returns nothing."""
         from harness.backends.base import GenerationSettings
 
+        if self.variant.upstream:
+            self.upstream()
+            return
         backend = self._get(GenerationSettings(max_new_tokens=self.defaults.max_new_tokens,
                                                temperature=self.defaults.temperature))
-        if not self.variant.upstream:
-            getattr(backend, "model", None)  # the transformers backend loads on first access
+        getattr(backend, "model", None)  # the transformers backend loads on first access
 
-    def generate(self, request_id: str, messages: Sequence[dict[str, str]], settings: GenerationSettings) -> Generation:
-        """Answer one request (blocking); raises :class:`VariantFailed` on any backend error."""
+    def start(self) -> None:
+        """Open the upstream client's session in the running event loop if :meth:`load` built it; returns nothing."""
+        if self._upstream is not None:
+            self._upstream.open()
+
+    async def generate_upstream(self, messages: Sequence[dict[str, str]], settings: GenerationSettings) -> Generation:
+        """Answer one request from the variant's upstream (in the event loop); raises :class:`VariantFailed`."""
+        from harness.ab.gateway.upstream import UpstreamError
+
+        try:
+            return await self.upstream().chat(self._with_prompt(messages), settings)
+        except UpstreamError as exc:
+            raise VariantFailed(f"variant {self.name!r}: {exc.message}", reason="error") from None
+
+    def generate(self, request_id: str, messages: Sequence[dict[str, str]], settings: GenerationSettings,
+                 cancel: threading.Event | None = None, deadline: float | None = None) -> Generation:
+        """Answer one request in process (blocking); raises :class:`VariantFailed` on any backend error.
+
+        The model's lock is awaited until ``deadline`` (``time.monotonic()`` seconds; no
+        limit when ``None``) and the generation stops early once ``cancel`` is set (the caller gave up).
+        """
         from harness.backends.base import GenerationRequest
 
         full = self._with_prompt(messages)
         request = GenerationRequest(id=request_id, messages=tuple(full))
         try:
             backend = self._get(settings)
-            if self.variant.upstream:  # one request: skip the backend's per-call thread pool
-                one = getattr(backend, "generate_one", None)
-                return one(request) if one is not None else backend.generate([request])[0]
-            with self._model_lock:
+            wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._model_lock.acquire(timeout=wait):
+                raise VariantFailed(f"variant {self.name!r}: the model was busy until the request's deadline",
+                                    reason="timeout")
+            try:
+                if cancel is not None and cancel.is_set():
+                    raise VariantFailed(f"variant {self.name!r}: the request was abandoned", reason="timeout")
                 backend.spec = replace(backend.spec, settings=settings)  # type: ignore[attr-defined]
+                backend.should_stop = cancel.is_set if cancel is not None else None  # type: ignore[attr-defined]
                 return backend.generate([request])[0]
+            finally:
+                backend.should_stop = None  # type: ignore[attr-defined]
+                self._model_lock.release()
+        except VariantFailed:
+            raise
         except HarnessError as exc:
             raise VariantFailed(f"variant {self.name!r}: {exc.message}", reason="error") from None
         except Exception as exc:  # noqa: BLE001 - any backend failure means: fall back
@@ -179,12 +216,17 @@ class VariantBackend:
         return ((gen.prompt_tokens or 0) * p.prompt + (gen.completion_tokens or 0) * p.completion) / 1000.0
 
     def close(self) -> None:
-        """Release the backends; returns nothing."""
-        for backend in [self._backend, *self._by_settings.values()]:
-            if backend is not None:
-                backend.close()
+        """Release the in-process backend; returns nothing (upstream connections: :meth:`aclose`)."""
+        if self._backend is not None:
+            self._backend.close()
         self._backend = None
-        self._by_settings.clear()
+
+    async def aclose(self) -> None:
+        """Release the backend and close the upstream connections (in the event loop); returns nothing."""
+        self.close()
+        upstream, self._upstream = self._upstream, None
+        if upstream is not None:
+            await upstream.close()
 
 
 class Router:
@@ -203,18 +245,34 @@ class Router:
         for backend in self.backends.values():
             backend.load()
 
+    def start(self) -> None:
+        """Open the upstream clients already built by :meth:`load` in the running event loop (the others
+        open on first use); returns nothing."""
+        for backend in self.backends.values():
+            backend.start()
+
     async def _call(self, name: str, request_id: str, messages: Sequence[dict[str, str]],
                     settings: GenerationSettings) -> Generation:
         import anyio
 
         backend = self.backends[name]
         timeout = backend.variant.timeout_s
+        if backend.variant.upstream:  # in the event loop: a timeout cancels the call and closes its connection
+            try:
+                with anyio.fail_after(timeout):  # None: no limit
+                    return await backend.generate_upstream(messages, settings)
+            except TimeoutError:
+                raise VariantFailed(f"variant {name!r} exceeded its timeout of {timeout:g}s", reason="timeout") from None
+        cancel = threading.Event()
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            with anyio.fail_after(timeout):  # None: no limit
-                return await anyio.to_thread.run_sync(backend.generate, request_id, messages, settings,
-                                                      abandon_on_cancel=True)
+            with anyio.fail_after(timeout):
+                return await anyio.to_thread.run_sync(backend.generate, request_id, messages, settings, cancel,
+                                                      deadline, abandon_on_cancel=True)
         except TimeoutError:
             raise VariantFailed(f"variant {name!r} exceeded its timeout of {timeout:g}s", reason="timeout") from None
+        finally:
+            cancel.set()  # a generation still running for this request stops at its next token
 
     async def serve(self, assigned: str, request_id: str, messages: Sequence[dict[str, str]],
                     settings: GenerationSettings) -> Served:
@@ -238,6 +296,11 @@ class Router:
         return Served(await self._call(control, request_id, messages, settings), control)
 
     def close(self) -> None:
-        """Close every backend; returns nothing."""
+        """Close every in-process backend (outside an event loop); returns nothing."""
         for backend in self.backends.values():
             backend.close()
+
+    async def aclose(self) -> None:
+        """Close every backend and upstream session, in the loop that opened them; returns nothing."""
+        for backend in self.backends.values():
+            await backend.aclose()

@@ -25,5 +25,5 @@ def summary_file(tmp_path: Path) -> Path:
     path.write_text(json.dumps({"variants": {
         "A": {"n": 3407, "metrics": {"conv": {"successes": 1022}, "revenue": {"sum": 10221.0, "sum_squares": 61000.0}}},
         "B": {"n": 3391, "metrics": {"conv": {"successes": 1102}, "revenue": {"sum": 10512.0, "sum_squares": 63500.0}}},
-    }, "days": 14}))
+    }, "days": 14, "primary": "conv"}))  # two candidate primary metrics: the file names the deciding one
     return path

@@ -23,8 +23,9 @@ def _check_contract(report: dict) -> None:
             assert {"n", "mean"} <= set(v)
 
 
-def _error(result, *needles: str) -> None:
-    assert result.exit_code == 2, (result.stdout, result.stderr)
+def _error(result, *needles: str, code: int = 2) -> None:
+    """A user error: exit code 2 for bad arguments, 1 for bad data (``code``), the needles in the message."""
+    assert result.exit_code == code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.startswith("error: ")
     for needle in needles:
@@ -105,26 +106,26 @@ def test_missing_and_non_numeric_metric_column(cli, tmp_path: Path) -> None:
     path.write_text("unit_id,variant,timestamp,done,note\nu1,A,2026-01-01,1,x\nu2,B,2026-01-01,oops,y\n")
     _error(cli("ab", "analyze", "--events", path, "--metric", "missing:mean"), "'missing'", str(path), "not found")
     _error(cli("ab", "analyze", "--events", path, "--metric", "done:proportion"), "'done'", str(path),
-           "not numeric", "line 3", "'oops'")
+           "not numeric", "line 3", "'oops'", code=1)
 
 
 def test_single_variant_and_empty_files(cli, tmp_path: Path) -> None:
     one = tmp_path / "one.csv"
     one.write_text("unit_id,variant,timestamp,done\nu1,A,2026-01-01,1\nu2,A,2026-01-01,0\n")
-    _error(cli("ab", "analyze", "--events", one), "only variant 'A'", "at least two")
+    _error(cli("ab", "analyze", "--events", one), "only variant 'A'", "at least two", code=1)
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    _error(cli("ab", "analyze", "--events", empty), "is empty", str(empty))
+    _error(cli("ab", "analyze", "--events", empty), "is empty", str(empty), code=1)
     header = tmp_path / "header.csv"
     header.write_text("unit_id,variant,timestamp,done\n")
-    _error(cli("ab", "analyze", "--events", header), "no rows")
+    _error(cli("ab", "analyze", "--events", header), "no rows", code=1)
     _error(cli("ab", "analyze", "--events", tmp_path / "absent.csv"), "does not exist")
     nocol = tmp_path / "nocol.csv"
     nocol.write_text("user,variant\nu1,A\n")
-    _error(cli("ab", "analyze", "--events", nocol), "missing column 'unit_id'")
+    _error(cli("ab", "analyze", "--events", nocol), "missing column 'unit_id'", code=1)
     empty_json = tmp_path / "empty.json"
     empty_json.write_text("")
-    _error(cli("ab", "analyze", "--summary", empty_json), "is empty")
+    _error(cli("ab", "analyze", "--summary", empty_json), "is empty", code=1)
 
 
 @pytest.mark.parametrize("content,field", [
@@ -144,7 +145,7 @@ def test_single_variant_and_empty_files(cli, tmp_path: Path) -> None:
 def test_malformed_summary_names_the_field(cli, tmp_path: Path, content: str, field: str) -> None:
     path = tmp_path / "s.json"
     path.write_text(content)
-    _error(cli("ab", "analyze", "--summary", path), field, str(path))
+    _error(cli("ab", "analyze", "--summary", path), field, str(path), code=1)
 
 
 def test_input_and_flag_errors(cli, events_csv: Path, summary_file: Path) -> None:

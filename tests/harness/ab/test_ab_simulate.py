@@ -48,3 +48,19 @@ def test_config_validation() -> None:
         SimulationConfig(effects={"zzz": {"cost": 0.1}})
     with pytest.raises(ValueError, match="at least two"):
         SimulationConfig(weights={"a": 1.0})
+
+
+@pytest.mark.parametrize("name", ["events.parquet", "events.csv"])
+def test_write_file_is_atomic_and_removes_what_a_killed_write_left(tmp_path, name) -> None:
+    import pandas as pd
+
+    from harness.ab.simulate import write_file
+
+    path = tmp_path / name
+    stale = tmp_path / f".{name}.999999999.x1y2.tmp"  # a write killed earlier: its process is gone
+    stale.write_bytes(b"half a file")
+    cfg = SimulationConfig(days=1, units_per_day=20, seed=1)
+    n = write_file(cfg, path)
+    frame = pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+    assert len(frame) == n and set(frame["variant"]) == {"base", "candidate"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]

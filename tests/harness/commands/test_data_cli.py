@@ -171,3 +171,17 @@ def test_split_unknown_stratify_field_exit_2(cli, tmp_path):
     result = cli("data", "split", good_file(tmp_path / "a.jsonl"), "--out", tmp_path / "o", "--stratify", "nope")
     assert result.exit_code == 2 and "nope" in result.stderr and "area" in result.stderr
     no_traceback(result)
+
+
+def test_split_stratify_on_an_id_warns_on_stderr_and_in_json(cli, tmp_path):
+    source = good_file(tmp_path / "all.jsonl", n=30, area=lambda i: f"id-{i}")
+    result = cli("data", "split", source, "--out", tmp_path / "out", "--stratify", "area", "--json")
+    assert result.exit_code == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    assert len(warnings) == 1 and "cannot be stratified" in warnings[0]
+    assert f"warning: {warnings[0]}" in result.stderr
+    assert "cannot be stratified" in json.loads((tmp_path / "out" / "split.json").read_text())["warnings"][0]
+    plain = cli("data", "split", source, "--out", tmp_path / "o2", "--stratify", "area")
+    assert plain.exit_code == 0 and "warning: --stratify 'area'" in plain.stderr
+    fine = cli("data", "split", good_file(tmp_path / "b.jsonl", n=30), "--out", tmp_path / "o3", "--stratify", "area")
+    assert fine.exit_code == 0 and "warning" not in fine.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -36,3 +37,35 @@ def test_pull_of_a_cached_model_prints_its_folder(cli, tmp_path, monkeypatch):
     result = cli("models", "pull", "smollm2-135m-instruct")
     assert result.exit_code == 0 and result.stdout.strip() == str(tmp_path / "smollm2-135m-instruct")
     assert cli("models", "pull", "nonsense").exit_code == 2
+
+
+def test_merge_refuses_an_output_folder_that_holds_data_or_an_input(cli, tmp_path, workspace_dir):
+    from harness.store.models import ModelRecord, register_model
+    from harness.workspace import Workspace
+
+    base = tmp_path / "models" / "base"
+    adapter = tmp_path / "models" / "lora"
+    for folder in (base, adapter):
+        folder.mkdir(parents=True)
+    (base / "config.json").write_text("{}")
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA",
+                                                             "base_model_name_or_path": str(base)}))
+    ws = Workspace.open(workspace_dir)
+    register_model(ws.engine, ModelRecord(name="fake", path=str(adapter), base_model="b", method="lora",
+                                          adapter=True))
+    ws.close()
+    for out, words in [(adapter, "is the input"), (adapter / "sub", "lies inside the input"),
+                       (tmp_path / "models", "holds the input"), (base, "is the input"),
+                       (base / "merged", "lies inside the input")]:
+        result = cli("models", "merge", "fake", "--out", out, "--force")
+        assert result.exit_code == 2 and words in result.stderr, (out, result.stderr)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    result = cli("models", "merge", "fake", "--out", busy)
+    assert result.exit_code == 2 and "not empty" in result.stderr and "--force" in result.stderr
+    (tmp_path / "a-file").write_text("x")
+    result = cli("models", "merge", "fake", "--out", tmp_path / "a-file", "--force")
+    assert result.exit_code == 2 and "is a file, not a folder" in result.stderr
+    assert (busy / "keep.txt").read_text() == "mine" and (adapter / "adapter_config.json").exists()
+    assert (base / "config.json").exists() and (tmp_path / "a-file").read_text() == "x"

@@ -195,3 +195,15 @@ def test_stratify_on_an_unknown_field_names_the_known_ones():
     partly = examples + [{"messages": [{"role": "user", "content": "z"}, {"role": "assistant", "content": "a"}]}]
     balance = split_examples(partly, stratify="area").balance  # some examples lack it: a category of its own
     assert sum(counts.get("(missing)", 0) for counts in balance.values()) == 1
+
+
+def test_stratify_on_an_id_field_warns_that_it_cannot_stratify():
+    examples = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}],
+                 "metadata": {"ticket": f"T-{i}", "area": ["billing", "api"][i % 2]}} for i in range(40)]
+    by_id = split_examples(examples, stratify="ticket").stats
+    assert len(by_id.warnings) == 1
+    assert "'ticket' has 40 distinct values for 40 examples (40 seen once)" in by_id.warnings[0]
+    assert by_id.to_dict()["warnings"] == by_id.warnings
+    assert split_examples(examples, stratify="area").stats.warnings == []
+    assert split_examples(examples).stats.to_dict()["warnings"] == []
+    assert split_examples(examples[:9], stratify="ticket").stats.warnings == []  # too few to tell

@@ -53,7 +53,9 @@ def test_every_planted_problem_is_found_on_its_line():
 
 
 def test_fixture_covers_every_code_except_the_byte_level_ones():
-    byte_level = {"line_too_long", "not_utf8", "binary_line", "compressed_file", "empty_file"}
+    # decoding-level codes, tested on files of their own (here and in test_reader_unicode.py)
+    byte_level = {"line_too_long", "not_utf8", "binary_line", "compressed_file", "utf16_file", "lone_surrogate",
+                  "empty_file"}
     assert {code for _, code in PLANTED} | byte_level == set(S.CODES)
 
 
@@ -231,3 +233,20 @@ def test_the_file_is_streamed_not_loaded(tmp_path):
         tracemalloc.stop()
     assert report.ok and report.examples == 200
     assert peak < 1_500_000, peak
+
+
+def test_write_valid_refuses_a_hard_link_to_its_input(tmp_path: Path) -> None:
+    from harness.data.validate import write_valid
+    from harness.errors import HarnessError
+
+    source = tmp_path / "data.jsonl"
+    source.write_text(json.dumps({"messages": [{"role": "user", "content": "q"},
+                                               {"role": "assistant", "content": "a"}]}) + "\n{broken\n")
+    link = tmp_path / "hard.jsonl"
+    link.hardlink_to(source)
+    report = validate_file(source)
+    with pytest.raises(HarnessError, match="would overwrite the input") as info:
+        write_valid(source, report, link)
+    assert info.value.exit_code == 2
+    assert source.read_text().endswith("{broken\n")  # the input keeps its broken line
+    assert write_valid(source, report, tmp_path / "clean.jsonl") == 1

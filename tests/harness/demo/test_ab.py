@@ -67,7 +67,9 @@ def test_after_training_the_ab_test_runs_through_the_gateway(tmp_path: Path, tin
     assert f"replayed {n} requests (0 errors, {n} judged)" in text
     label, value = ctx.summary[-1]
     assert label == "A/B decision"
-    assert re.fullmatch(r"[a-z_]+ \(resolved \S+, 95% CI \S+ to \S+; SRM p = \d\.\d\d\)", value), value
+    effect = r"[+-]\d\S*%, 95% CI \S+ to \S+|[+-]\d\S* absolute, 95% CI \S+ to \S+|not computable yet: \S+"
+    assert re.fullmatch(rf"[a-z_]+ \(resolved ({effect}); SRM p = \d\.\d\d\)", value), value
+    assert "nan" not in value
     assert value.split()[0] == ctx.ab_report["decision"]["action"]
     stage(ctx)  # a rerun starts the experiment afresh
     assert len(requests(ws.engine, GATEWAY_EXPERIMENT)) == n

@@ -35,9 +35,8 @@ def _check_demo_output(result, workspace: Path) -> None:
     assert set(json.loads((workspace / "demo" / "review.json").read_text())) == {"pairwise", "rubric"}
 
 
-def test_demo_fast_runs_every_stage(cli, workspace_dir: Path) -> None:
-    result = cli("demo", "--fast")
-    _check_demo_output(result, workspace_dir)
+def test_demo_fast_runs_every_stage(demo_workspace) -> None:
+    _check_demo_output(demo_workspace.result, demo_workspace.path)
 
 
 def test_one_stage_runs_alone(cli, workspace_dir: Path) -> None:

@@ -14,14 +14,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from harness.review.queue import items, labels
 from harness.store import create_engine_for
 from harness.store import review as store
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
+from postgres_support import new_database, running_postgres  # noqa: E402
 from reviewdata import rubric_batch  # noqa: E402
-from test_store_postgres import _new_database, postgres_url  # noqa: E402, F401
 
 WORKER = Path(__file__).parent / "reviewer_worker.py"
 REVIEWERS = 20
@@ -72,6 +74,12 @@ def test_twenty_reviewer_processes_on_sqlite(tmp_path: Path) -> None:
     _run_reviewers(f"sqlite:///{tmp_path / 'harness.db'}", tmp_path)
 
 
-def test_twenty_reviewer_processes_on_postgres(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
-    _run_reviewers(_new_database(postgres_url, "review_concurrency"), tmp_path)
+@pytest.fixture(scope="module")
+def postgres_url():
+    with running_postgres() as url:
+        yield url
+
+
+def test_twenty_reviewer_processes_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    _run_reviewers(new_database(postgres_url, "review_concurrency"), tmp_path)
 

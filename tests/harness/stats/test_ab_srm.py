@@ -40,3 +40,30 @@ def test_guards() -> None:
     assert srm_check([0, 0]).error == "no_units"
     assert srm_check([5, 5], [1, 0]).error == "bad_weights"
     assert not srm_check([0, 0]).flag
+
+
+def test_periods_are_each_tested_against_their_own_weights_and_combined_by_bonferroni() -> None:
+    from harness.stats.srm import srm_check_periods
+
+    periods = [([900, 110], [0.5, 0.05]), ([5050, 4950], [0.5, 0.5]), ([0, 0], [0.1, 0.1])]
+    combined, each = srm_check_periods(periods)
+    refs = [stats.chisquare([900, 110], [1010 * 0.5 / 0.55, 1010 * 0.05 / 0.55]), stats.chisquare([5050, 4950])]
+    assert [r.p_value for r in each[:2]] == pytest.approx([t.pvalue for t in refs], rel=1e-12)
+    assert each[2].error == "no_units"  # skipped, not counted in the correction
+    worst = min(refs, key=lambda t: t.pvalue)
+    assert combined.p_value == pytest.approx(min(1.0, 2 * worst.pvalue), rel=1e-12)
+    assert combined.chi2 == pytest.approx(worst.statistic, rel=1e-12)
+    # one period is the plain check
+    one, _ = srm_check_periods([([5120, 4880, 2010], [0.4, 0.4, 0.2])])
+    assert one == srm_check([5120, 4880, 2010], [0.4, 0.4, 0.2])
+
+
+def test_a_period_with_a_zero_weight_variant() -> None:
+    from harness.stats.srm import srm_check_periods
+
+    # a variant at weight 0 in a period is left out of that period's test ...
+    combined, _ = srm_check_periods([([500, 480, 0], [0.5, 0.5, 0.0])])
+    assert combined.p_value == pytest.approx(stats.chisquare([500, 480]).pvalue, rel=1e-12)
+    # ... and units on it cannot come from the assignment: a mismatch
+    combined, _ = srm_check_periods([([500, 480, 3], [0.5, 0.5, 0.0])])
+    assert combined.flag and combined.p_value == 0.0

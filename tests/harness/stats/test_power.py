@@ -138,3 +138,10 @@ def test_sequential_inflation_reaches_the_fixed_test_power() -> None:
     zb = norm.isf(1 - power)
     fixed = (norm.isf(alpha / 2) + zb) / math.sqrt(n_fixed)
     assert (c + zb) / math.sqrt(n) == pytest.approx(fixed, rel=2e-3)
+
+
+def test_a_zero_baseline_mean_is_an_error_code_not_a_crash() -> None:
+    # A guardrail with no spread or a zero mean (constant latency in a test, zero cost) used to reach
+    # statsmodels with effect size 0 and crash on int(nan).
+    assert plan_units("mean", 0.0, 0.05, sd=1.0).error == "zero_effect"
+    assert plan_units("mean", 1.0, 0.05, sd=1e-300).error in ("zero_effect", "no_solution")

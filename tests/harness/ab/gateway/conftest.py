@@ -18,6 +18,7 @@ def fake_backends(monkeypatch: pytest.MonkeyPatch) -> type[FakeBackend]:
 
     monkeypatch.setitem(base._REGISTRY, "transformers", FakeBackend)
     FakeBackend.calls = {}
+    FakeBackend.stopped = {}
     FakeBackend.broken.clear()
     return FakeBackend
 

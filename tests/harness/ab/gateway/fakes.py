@@ -19,12 +19,16 @@ from harness.backends.base import (
 
 class FakeBackend:
     """Model names pick the behaviour: ``ok-*`` answer, ``fail`` raises, ``slow`` sleeps 2 s, ``switch``
-    fails while ``FakeBackend.broken`` is set. Every call is counted per model in ``FakeBackend.calls``."""
+    fails while ``FakeBackend.broken`` is set, ``tokens`` "generates" 300 tokens of 10 ms for a message
+    ``long`` (checking ``should_stop`` after each, as the transformers backend does) and answers other
+    messages at once. Every call is counted per model in ``FakeBackend.calls``; ``FakeBackend.stopped``
+    counts generations ended early by ``should_stop``."""
 
     name = "transformers"
     capabilities = BackendCapabilities()
     request_chunk = 1
     calls: dict[str, int] = {}
+    stopped: dict[str, int] = {}
     broken = threading.Event()
     lock = threading.Lock()
 
@@ -43,6 +47,13 @@ class FakeBackend:
             raise BackendError(f"{self.model_name} is down")
         if self.model_name == "slow":
             time.sleep(2.0)
+        if self.model_name == "tokens" and requests[-1].messages[-1]["content"] == "long":
+            for _ in range(300):
+                time.sleep(0.01)
+                if getattr(self, "should_stop", None) is not None and self.should_stop():
+                    with FakeBackend.lock:
+                        FakeBackend.stopped[self.model_name] = FakeBackend.stopped.get(self.model_name, 0) + 1
+                    break
         out = []
         for r in requests:
             text = f"{self.model_name}|{self.spec.settings.max_new_tokens}|{r.messages[-1]['content']}"

@@ -257,3 +257,80 @@ def test_event_writer_group_commits_and_fails_only_the_bad_row(tmp_path) -> None
     assert results[:50] == [None] * 50 and isinstance(results[50], Exception)
     assert store.request_count(ws.engine, "ev") == 51
     ws.close()
+
+
+def test_feedback_shares_the_writers_transactions(tmp_path) -> None:
+    """Feedback posts are committed by the request writer, in the same batches: results per post."""
+    import asyncio
+
+    from harness.ab.gateway.events import EventWriter, FeedbackEvent, RequestEvent
+    from harness.store.ab import create_experiment
+    from harness.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "w3")
+    exp = create_experiment(ws.engine, "fb", {"a": 0.5, "b": 0.5})
+    writer = EventWriter(ws.engine, exp.id)
+
+    async def burst() -> list:
+        # one batch: requests, feedback naming a request of the same batch, a repeat, unknown ids
+        jobs = [writer.write(RequestEvent(f"r{i}", f"u{i}", "ab"[i % 2], 2.0 + i, 0.1, None, error="x"))
+                for i in range(20)]
+        jobs += [writer.feedback(FeedbackEvent({"thumbs_up": 1.0, "rating": 4.0}, f"r{i}", None, 30.0))
+                 for i in range(20)]
+        jobs += [writer.feedback(FeedbackEvent({"thumbs_up": 0.0}, "r3", None, 31.0)),  # a repeat: 0 new
+                 writer.feedback(FeedbackEvent({"resolved": 1.0}, None, "u5", 32.0)),
+                 writer.feedback(FeedbackEvent({"x": 1.0}, "missing", None, 33.0)),
+                 writer.feedback(FeedbackEvent({"x": 1.0}, None, "nobody", 33.0))]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    try:
+        results = asyncio.run(burst())
+    finally:
+        writer.close()
+    assert results[:20] == [None] * 20 and results[20:40] == [2] * 20 and results[40:42] == [0, 1]
+    assert all(isinstance(r, store.UnknownRequestError) for r in results[42:])
+    rows = store.outcomes(ws.engine, "fb")
+    assert len(rows) == 41 and {r["variant"] for r in rows if r["request_id"] == "r3"} == {"b"}
+    assert [r["value"] for r in rows if r["request_id"] == "r3" and r["name"] == "thumbs_up"] == [1.0]
+    ws.close()
+
+
+def test_a_timed_out_candidate_frees_its_model_for_the_next_request(make_client, fake_backends) -> None:
+    client, ws = make_client(gateway_config({"model": "tokens", "timeout_s": 0.4}))
+    unit = unit_in("candidate")
+    started = time.perf_counter()
+    first = chat(client, unit, "long")  # 3 s of generation: times out, the control answers
+    assert first.headers["X-Harness-Variant"] == "base" and first.headers["X-Harness-Fallback"] == "1"
+    assert time.perf_counter() - started < 1.5
+    second_started = time.perf_counter()
+    second = chat(client, unit, "short")  # the candidate's model is free again: it answers, at once
+    assert second.headers["X-Harness-Variant"] == "candidate" and second.headers["X-Harness-Fallback"] == "0"
+    assert time.perf_counter() - second_started < 0.4
+    assert fake_backends.stopped == {"tokens": 1}  # the abandoned generation was stopped, not left running
+    rows = store.requests(ws.engine, "gw-test")
+    assert [(r.served_by, r.fallback) for r in rows] == [("base", True), ("candidate", False)]
+    assert rows[0].fallback_reason.startswith("timeout")
+
+
+def test_requests_queued_behind_a_busy_model_give_up_at_their_deadline(make_client, fake_backends) -> None:
+    import threading
+
+    from harness.ab.gateway.routing import VariantFailed
+    from harness.backends.base import GenerationSettings
+
+    client, _ws = make_client(gateway_config({"model": "tokens", "timeout_s": 5}))
+    backend = client.app.state.router.backends["candidate"]
+    settings = GenerationSettings(max_new_tokens=5)
+    cancel = threading.Event()
+    worker = threading.Thread(target=backend.generate, args=("r1", [{"role": "user", "content": "long"}], settings,
+                                                              cancel))
+    worker.start()
+    time.sleep(0.1)  # r1 holds the model
+    started = time.perf_counter()
+    with pytest.raises(VariantFailed) as err:
+        backend.generate("r2", [{"role": "user", "content": "short"}], settings, None, time.monotonic() + 0.2)
+    assert err.value.reason == "timeout" and 0.15 < time.perf_counter() - started < 1.0
+    assert fake_backends.calls["tokens"] == 1  # r2 never reached the model
+    cancel.set()
+    worker.join(timeout=2)
+    assert not worker.is_alive() and fake_backends.stopped == {"tokens": 1}
