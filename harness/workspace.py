@@ -122,7 +122,13 @@ class Workspace:
         where = f" (from {self.database_url_source})" if self.database_url_source else ""
         fix_url = (f"fix or unset {self.database_url_source}" if self.database_url_source == ENV_DATABASE_URL
                    else f"fix {self.database_url_source}" if self.database_url_source else "")
+        from sqlalchemy.engine import make_url
+
         try:
+            try:
+                make_url(self.database_url)
+            except ValueError as exc:  # a bad port ("host:nope") is a ValueError, not an ArgumentError
+                raise ArgumentError(str(exc)) from None
             return make(self.database_url)
         except ArgumentError:
             raise ConfigError(f"the workspace database URL {self.database_url!r}{where} is not a database URL",

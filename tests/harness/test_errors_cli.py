@@ -178,6 +178,7 @@ def test_the_repo_id_message_is_gone(cli, files) -> None:
 
 @pytest.mark.parametrize(("url", "code", "words"), [
     ("not a url", 2, ["'not a url'", "HARNESS_DATABASE_URL", "is not a database URL", "sqlite:///"]),
+    ("postgresql://user@:nope/db", 2, ["HARNESS_DATABASE_URL", "is not a database URL"]),  # a port that is no number
     ("mysql://user@host/db", 2, ["HARNESS_DATABASE_URL", "driver that is not installed"]),
     ("sqlite:////no/such/folder/h.db", 2, ["HARNESS_DATABASE_URL", "cannot open the workspace database"]),
 ])
@@ -185,6 +186,13 @@ def test_the_repo_id_message_is_gone(cli, files) -> None:
 def test_a_malformed_database_url_names_the_variable(cli, monkeypatch, url, code, words, argv) -> None:
     monkeypatch.setenv("HARNESS_DATABASE_URL", url)
     _check(cli(*argv), argv, code, words)
+
+
+@pytest.mark.parametrize("url", ["not a url", "postgresql://user@:nope/db"])
+def test_a_read_only_command_names_a_malformed_database_url(cli, monkeypatch, url) -> None:
+    monkeypatch.setenv("HARNESS_DATABASE_URL", url)
+    argv = ["models", "list"]
+    _check(cli(*argv), argv, 2, ["HARNESS_DATABASE_URL", "is not a database URL"])
 
 
 def test_a_bad_database_url_in_settings_names_the_file(cli, files) -> None:
