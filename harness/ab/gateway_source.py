@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 from harness.ab.config import MetricSpec
 from harness.ab.sql_quantiles import lower_quantiles
+from harness.ab.store_source import known_experiment
 from harness.ab.sums import Pair, PairSums, SrmPeriod, UnitValue
 from harness.errors import DataError
-from harness.store.ab import get_experiment, list_experiments
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -114,11 +114,7 @@ class GatewaySource:
     """One experiment's gateway requests and outcomes, aggregated in SQL."""
 
     def __init__(self, engine: Engine, experiment: str) -> None:
-        info = get_experiment(engine, experiment)
-        if info is None:
-            names = [e.name for e in list_experiments(engine)]
-            raise DataError(f"unknown experiment {experiment!r}",
-                            hint=f"experiments in this workspace: {', '.join(names) or 'none'}")
+        info = known_experiment(engine, experiment)
         self.engine, self.info, self.name = engine, info, f"experiment {experiment!r} (gateway requests)"
         self.variants = list(info.weights)
         self._outcomes: list[str] | None = None

@@ -21,15 +21,22 @@ from harness.store.ab import METRIC_COLUMNS, get_experiment, list_experiments
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+def known_experiment(engine: Engine, name: str) -> Any:
+    """The stored experiment ``name`` (:class:`harness.store.ab.ExperimentInfo`); a :class:`DataError` listing
+    the workspace's experiments when there is none."""
+    info = get_experiment(engine, name)
+    if info is None:
+        names = [e.name for e in list_experiments(engine)]
+        raise DataError(f"unknown experiment {name!r}",
+                        hint=f"experiments in this workspace: {', '.join(names) or 'none'}")
+    return info
+
+
 class StoreSource:
     """One experiment's events, aggregated in SQL."""
 
     def __init__(self, engine: Engine, experiment: str, *, workers: int | None = None) -> None:
-        info = get_experiment(engine, experiment)
-        if info is None:
-            names = [e.name for e in list_experiments(engine)]
-            raise DataError(f"unknown experiment {experiment!r}",
-                            hint=f"experiments in this workspace: {', '.join(names) or 'none'}")
+        info = known_experiment(engine, experiment)
         self.engine, self.info, self.name = engine, info, f"experiment {experiment!r}"
         self.variants = list(info.weights)
         self.workers = workers

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harness.errors import DataError, HarnessError
+from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,12 +111,11 @@ class _ScratchCopy:
 
     def __init__(self, engine: Engine, name: str, folder: str) -> None:
         from harness.ab.gateway_source import has_gateway_requests
+        from harness.ab.store_source import known_experiment
         from harness.store import create_engine_for
-        from harness.store.ab import create_experiment, get_experiment
+        from harness.store.ab import create_experiment
 
-        info = get_experiment(engine, name)
-        if info is None:
-            raise DataError(f"unknown experiment {name!r}")
+        info = known_experiment(engine, name)
         self.name = name
         self.gateway = has_gateway_requests(engine, info.id)
         if self.gateway:

@@ -31,4 +31,4 @@ def test_without_the_repository_it_says_how_to_get_it(cli, monkeypatch) -> None:
 
 def test_help_lists_the_app_command(cli) -> None:
     result = cli("--help")
-    assert "app" in result.stdout and "Streamlit" in result.stdout
+    assert "Open the Streamlit app" in " ".join(result.stdout.split())
