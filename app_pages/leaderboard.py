@@ -5,11 +5,17 @@ The numbers are those of ``harness eval`` (``summary.json``) and ``harness compa
 in :mod:`harness.report.leaderboard`. A finished run's folder does not change (a resumed run rewrites its
 ``summary.json``), so what is read from it is cached by the file's modification time, without expiry;
 the list of runs is read from the store again every ``CACHE_TTL_S`` seconds.
+
+Charts are sent as Vega-Lite specs cached per (run, summary stamp, dataset, choices): turning an Altair
+chart into a spec costs tens of milliseconds per chart, and the first chart appears in the browser only
+once the whole script has run, so a page that rebuilt six specs on every load painted later.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import streamlit as st
@@ -47,7 +53,9 @@ def _usage_frame(root: str, run_id: str, stamp: int, dataset: str):
     return view.usage_frame(view.run_folder(root, run_id), dataset)
 
 
-@st.cache_data(max_entries=8, show_spinner="Reading per-example scores...")
+# A resource, not data: the per-example scores are large and never modified, and cache_data would unpickle
+# a copy of them on every rerun.
+@st.cache_resource(max_entries=8, show_spinner="Reading per-example scores...")
 def _candidates(root: str, run_id: str, stamp: int):
     return view.load_candidates(view.run_folder(root, run_id))
 
@@ -62,6 +70,20 @@ def _comparison(root: str, run_id: str, stamp: int, baseline: str | None, correc
 def _slices(root: str, run_id: str, stamp: int, dataset: str, field: str, metric: str):
     candidates, _metrics = _candidates(root, run_id, stamp)
     return view.slice_frame(candidates, dataset, field, metric)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _spec(key: tuple, _build: Callable[[], Any]) -> dict:
+    """The Vega-Lite spec of the chart that ``_build`` makes; ``key`` names everything the chart depends on
+    (``_build`` is not hashed)."""
+    # Streamlit's own conversion turns the default theme off (its width/height defaults fight the layout).
+    with alt.theme.enable("none"):
+        return _build().to_dict(validate=False)
+
+
+def _show(key: tuple, build: Callable[[], Any]) -> None:
+    """Draw the chart that ``build`` makes, from the spec cached under ``key``."""
+    st.vega_lite_chart(spec=_spec(key, build), width="stretch")
 
 
 def _interval_chart(frame, x: str, title: str, color: alt.Color, order: list[str], zero_rules: tuple[float, ...] = (),
@@ -94,7 +116,7 @@ def _pick_run(runs: list[view.RunChoice]) -> tuple[view.RunChoice, str]:
     return run, dataset
 
 
-def _section_metrics(frame, order: list[str]) -> None:
+def _section_metrics(key: tuple, frame, order: list[str]) -> None:
     st.subheader("Candidates x metrics")
     if frame.empty:
         st.info("No quality metrics were recorded for this dataset.")
@@ -102,13 +124,13 @@ def _section_metrics(frame, order: list[str]) -> None:
     tooltip = ["candidate:N", "metric:N", alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("ci_low:Q", format=".3f"),
                alt.Tooltip("ci_high:Q", format=".3f"), "n:Q", "method:N", "role:N"]
     color = alt.Color("role:N", scale=ROLE_SCALE, title=None, legend=alt.Legend(orient="top"))
-    st.altair_chart(_interval_chart(frame, "mean", "mean (95% CI)", color, order, tooltip=tooltip,
-                                    shape=alt.Shape("role:N", scale=ROLE_SHAPES, title=None)), width="stretch")
+    _show(("metrics", *key), lambda: _interval_chart(frame, "mean", "mean (95% CI)", color, order, tooltip=tooltip,
+                                                     shape=alt.Shape("role:N", scale=ROLE_SHAPES, title=None)))
     st.caption("Points are means, bars 95% intervals (Wilson for pass/fail metrics, t otherwise); "
                "diamonds are prompted baselines.")
 
 
-def _section_significance(report, frame, dataset: str, order: list[str]) -> None:
+def _section_significance(key: tuple, report, frame, dataset: str, order: list[str]) -> None:
     st.subheader(f"Against the baseline: {report.baseline}")
     if frame.empty:
         st.info("Nothing to compare on this dataset (the run needs at least two candidates).")
@@ -123,8 +145,9 @@ def _section_significance(report, frame, dataset: str, order: list[str]) -> None
                "verdict:N"]
     color = alt.Color("direction:N", scale=DIRECTION_SCALE, title="after correction", legend=alt.Legend(orient="top"))
     rows = [c for c in order if c != report.baseline]
-    st.altair_chart(_interval_chart(frame, "diff", f"difference vs {report.baseline}", color, rows,
-                                    zero_rules=(0.0,), tooltip=tooltip), width="stretch")
+    _show(("significance", *key, report.baseline, report.correction),
+          lambda: _interval_chart(frame, "diff", f"difference vs {report.baseline}", color, rows, zero_rules=(0.0,),
+                                  tooltip=tooltip))
     with st.expander("Verdicts and p-values"):
         for line in frame["verdict"]:
             st.markdown(f"- {line}")
@@ -134,7 +157,7 @@ def _section_significance(report, frame, dataset: str, order: list[str]) -> None
                                      "adjusted_p")})
 
 
-def _section_forgetting(report, order: list[str]) -> None:
+def _section_forgetting(key: tuple, report, order: list[str]) -> None:
     st.subheader("Forgetting check on `general`")
     frame = view.forgetting_frame(report)
     if frame.empty:
@@ -151,8 +174,9 @@ def _section_forgetting(report, order: list[str]) -> None:
                alt.Tooltip("ci_high:Q", format="+.3f"), alt.Tooltip("p_value:Q", format=".3g"), "status:N"]
     color = alt.Color("status:N", scale=STATUS_SCALE, title=None, legend=alt.Legend(orient="top"))
     rows = [c for c in order if c in set(frame["candidate"])]
-    st.altair_chart(_interval_chart(frame, "diff", f"difference vs {report.baseline} on general", color, rows,
-                                    zero_rules=(0.0, -margin), tooltip=tooltip), width="stretch")
+    _show(("forgetting", *key, report.baseline, report.correction),
+          lambda: _interval_chart(frame, "diff", f"difference vs {report.baseline} on general", color, rows,
+                                  zero_rules=(0.0, -margin), tooltip=tooltip))
     st.caption(f"Dashed lines: no difference and the non-inferiority margin (-{margin:g}). A check passes when the "
                "whole interval is above the margin.")
 
@@ -168,22 +192,39 @@ def _section_slices(root: str, run: view.RunChoice, stamp: int, dataset: str, me
     field = left.selectbox("Slice by", fields, key=f"leaderboard_slice_{run.id}_{dataset}",
                            help="Any metadata field of the eval set with 2 to 50 values.")
     metric = right.selectbox("Metric", metrics, key=f"leaderboard_slice_metric_{run.id}")
-    frame = _slices(root, run.id, stamp, dataset, field, metric)
-    values = sorted(set(frame["value"]))
-    y = alt.Y("value:N", title=field, sort=values)
-    offset = alt.YOffset("candidate:N", sort=order)
-    color = alt.Color("candidate:N", sort=order, title=None, legend=alt.Legend(orient="top"))
-    tooltip = ["candidate:N", "value:N", alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("ci_low:Q", format=".3f"),
-               alt.Tooltip("ci_high:Q", format=".3f"), "n:Q"]
+
+    def build():
+        frame = _slices(root, run.id, stamp, dataset, field, metric)
+        values = sorted(set(frame["value"]))
+        y = alt.Y("value:N", title=field, sort=values)
+        offset = alt.YOffset("candidate:N", sort=order)
+        color = alt.Color("candidate:N", sort=order, title=None, legend=alt.Legend(orient="top"))
+        tooltip = ["candidate:N", "value:N", alt.Tooltip("mean:Q", format=".3f"),
+                   alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f"), "n:Q"]
+        bars = alt.Chart(frame).mark_errorbar(ticks=True).encode(
+            y=y, yOffset=offset, x=alt.X("ci_low:Q", title=f"{metric} (95% CI)"), x2="ci_high:Q", color=color)
+        points = alt.Chart(frame).mark_point(filled=True, size=60, opacity=1).encode(
+            y=y, yOffset=offset, x="mean:Q", color=color, tooltip=tooltip)
+        return (bars + points).properties(height=max(120, 14 * len(values) * len(order)))
+
+    _show(("slices", root, run.id, stamp, dataset, field, metric), build)
+
+
+def _latency_chart(frame, y: alt.Y, color: alt.Color):
+    """Mean latency bars with their 95% interval and a tick at the 95th percentile, one row per candidate."""
+    tooltip = ["candidate:N", alt.Tooltip("latency_mean:Q", format=".3f"),
+               alt.Tooltip("latency_p50:Q", format=".3f"), alt.Tooltip("latency_p95:Q", format=".3f")]
+    title = "latency (s): mean, 95% CI, p95"
+    mean = alt.Chart(frame).mark_bar().encode(y=y, x=alt.X("latency_mean:Q", title=title), color=color,
+                                              tooltip=tooltip)
     bars = alt.Chart(frame).mark_errorbar(ticks=True).encode(
-        y=y, yOffset=offset, x=alt.X("ci_low:Q", title=f"{metric} (95% CI)"), x2="ci_high:Q", color=color)
-    points = alt.Chart(frame).mark_point(filled=True, size=60, opacity=1).encode(
-        y=y, yOffset=offset, x="mean:Q", color=color, tooltip=tooltip)
-    height = max(120, 14 * len(values) * len(order))
-    st.altair_chart((bars + points).properties(height=height), width="stretch")
+        y=y, x=alt.X("latency_ci_low:Q", title=title), x2="latency_ci_high:Q")
+    p95 = alt.Chart(frame).mark_tick(color="#d62728", thickness=2).encode(
+        y=y, x=alt.X("latency_p95:Q", title=title), tooltip=tooltip)
+    return mean + bars + p95
 
 
-def _section_usage(frame, order: list[str]) -> None:
+def _section_usage(key: tuple, frame, order: list[str]) -> None:
     st.subheader("Cost per query and latency")
     if frame.empty:
         st.caption("No predictions files for this dataset.")
@@ -195,25 +236,15 @@ def _section_usage(frame, order: list[str]) -> None:
     left, right = st.columns(2)
     with left:
         if frame["cost_per_query"].notna().any():
-            cost = alt.Chart(frame).mark_bar().encode(
+            _show(("cost", *key), lambda: alt.Chart(frame).mark_bar().encode(
                 y=y, x=alt.X("cost_per_query:Q", title="cost per query"), color=color,
                 tooltip=["candidate:N", alt.Tooltip("cost_per_query:Q", format=".6f"),
-                         alt.Tooltip("total_cost:Q", format=".4f"), "n:Q"])
-            st.altair_chart(cost.properties(height=height), width="stretch")
+                         alt.Tooltip("total_cost:Q", format=".4f"), "n:Q"]).properties(height=height))
         else:
             st.caption("No cost recorded: give the suite a `pricing:` section to see cost per query.")
     with right:
         if frame["latency_mean"].notna().any():
-            tooltip = ["candidate:N", alt.Tooltip("latency_mean:Q", format=".3f"),
-                       alt.Tooltip("latency_p50:Q", format=".3f"), alt.Tooltip("latency_p95:Q", format=".3f")]
-            title = "latency (s): mean, 95% CI, p95"
-            mean = alt.Chart(frame).mark_bar().encode(y=y, x=alt.X("latency_mean:Q", title=title), color=color,
-                                                      tooltip=tooltip)
-            bars = alt.Chart(frame).mark_errorbar(ticks=True).encode(
-                y=y, x=alt.X("latency_ci_low:Q", title=title), x2="latency_ci_high:Q")
-            p95 = alt.Chart(frame).mark_tick(color="#d62728", thickness=2).encode(
-                y=y, x=alt.X("latency_p95:Q", title=title), tooltip=tooltip)
-            st.altair_chart((mean + bars + p95).properties(height=height), width="stretch")
+            _show(("latency", *key), lambda: _latency_chart(frame, y, color).properties(height=height))
         else:
             st.caption("No latency recorded for this dataset.")
     st.caption("Bars are means per query; the red tick is the 95th percentile latency.")
@@ -235,7 +266,8 @@ def main() -> None:
         st.stop()
     metric_frame = _metric_frame(root, run.id, stamp, dataset)
     order = list(dict.fromkeys(metric_frame["candidate"])) or list(run.candidates)
-    _section_metrics(metric_frame, order)
+    key = (root, run.id, stamp, dataset)
+    _section_metrics(key, metric_frame, order)
 
     try:
         default = _comparison(root, run.id, stamp, None, "holm")
@@ -253,11 +285,11 @@ def main() -> None:
                                   "discovery rate; all datasets and metrics of the run form one family.")
     same = baseline == default.baseline and correction == "holm"
     report = default if same else _comparison(root, run.id, stamp, baseline, correction)
-    _section_significance(report, view.significance_frame(report, dataset), dataset, order)
-    _section_forgetting(report, order)
+    _section_significance(key, report, view.significance_frame(report, dataset), dataset, order)
+    _section_forgetting(key[:3], report, order)
     quality = list(dict.fromkeys(metric_frame["metric"]))
     _section_slices(root, run, stamp, dataset, quality, candidates, order)
-    _section_usage(_usage_frame(root, run.id, stamp, dataset), order)
+    _section_usage(key, _usage_frame(root, run.id, stamp, dataset), order)
 
 
 main()

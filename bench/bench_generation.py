@@ -1,10 +1,12 @@
 """Benchmark: batched generation (transformers backend) vs one-by-one ``model.generate``.
 
 Tiny model, 256 chat prompts of mixed lengths, greedy, on CPU. Prints the throughput ratio
-(target: batched >= 4x) and whether the greedy outputs are identical. Left padding plus the
-attention mask make padded rows mathematically equal to unpadded ones; the only possible source
-of a difference is floating-point summation order (padded matmuls have other shapes), which can
-flip an argmax when two logits tie to ~1e-6. Any such prompt is printed with its logit gap.
+(target: batched >= 4x) and whether the greedy outputs are identical. Greedy batches run through
+continuous batching (:mod:`harness.backends.continuous`: rows leave when done, the shared system
+prompt is prefilled once); per-row masks and position ids make every row mathematically equal to an
+unpadded one; the only possible source of a difference is floating-point summation order (other
+matmul shapes), which can flip an argmax when two logits tie to ~1e-6. Any such prompt is printed.
+For the comparison with lm-eval on SmolLM2 see ``bench/bench_lm_eval.py``.
 
 Usage: python bench/bench_generation.py [--prompts 256] [--max-new-tokens 32] [--batch-size 32] [--threads N]
 """

@@ -29,7 +29,7 @@ def serve(
         raise ConfigError(f"--port: expected 1-65535, got {port}")
     config = load_config(config_file)
     ws = open_workspace(workspace)
-    app = create_app(config, ws)
+    app = create_app(config, ws, freeze_gc=True)
     if host not in ("127.0.0.1", "localhost", "::1") and not config.api_key_env:
         err_console().print(f"[yellow]warning:[/] serving on {host} without an API key (set api_key_env)")
     err_console().print(f"gateway for experiment {config.experiment!r} on http://{host}:{port}/v1 "

@@ -25,10 +25,16 @@ def find_app_script() -> Path | None:
 
 
 def app_command(script: Path, workspace: Path, host: str, port: int) -> list[str]:
-    """The ``streamlit run`` command line serving ``script`` on ``host:port`` over ``workspace``."""
+    """The ``streamlit run`` command line serving ``script`` on ``host:port`` over ``workspace``.
+
+    No file watcher: Streamlit's watches the app's folder recursively for source edits, and runs and the
+    gateway write to the workspace (by default inside that folder) all the time; the watcher's inotify
+    queue overflowed and it re-walked the tree, taking most of a core and doubling page load times.
+    """
     return [sys.executable, "-m", "streamlit", "run", str(script),
             "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-            "--browser.gatherUsageStats", "false", "--", "--workspace", str(workspace)]
+            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+            "--", "--workspace", str(workspace)]
 
 
 def app(

@@ -127,7 +127,7 @@ def pull(name: Annotated[str, typer.Argument(help="Alias: smollm2-135m-instruct 
 
 @app.command("init-tiny")
 def init_tiny(directory: Annotated[Path, typer.Argument(help="Folder to write the tiny model into.")],
-              pretrain_steps: Annotated[int, typer.Option(help="Short causal-LM pretraining steps.")] = 300,
+              pretrain_steps: Annotated[int, typer.Option(help="Short causal-LM pretraining steps.")] = 200,
               seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
     """Build a tiny Llama chat model (local BPE tokenizer, ChatML template, brief pretraining) in DIRECTORY."""
     from harness.errors import HarnessError

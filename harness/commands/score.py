@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -43,8 +46,6 @@ def score(
                            hint="pass a folder path (it is created if missing)")
     settings = {}
     if schema is not None:
-        import json
-
         from harness.config_files import read_config_text
 
         if not schema.is_file():
@@ -55,10 +56,12 @@ def score(
         except json.JSONDecodeError as exc:
             raise HarnessError(f"--schema {schema}: invalid JSON at line {exc.lineno}: {exc.msg}",
                                hint="pass a JSON Schema file") from None
-    examples = load_predictions(predictions)
+    from harness.metrics._shared import paused_gc
     from harness.metrics.base import metric_info, score_examples
 
-    outputs = score_examples(examples, names, settings)
+    with paused_gc():  # tens of thousands of small objects, no cycles: collector passes would cost a third
+        examples = load_predictions(predictions)
+        outputs = score_examples(examples, names, settings)
     summary = summarize_outputs(len(examples), outputs, [dict(e.metadata) for e in examples], slice_by,
                                 method=interval, bounds={name: metric_info(name).bounds for name in outputs})
     if out is not None:
@@ -89,9 +92,22 @@ def _f(value: float | None) -> str:
 
 def _write_outputs(out: Path, ids: list[str], outputs: dict, summary: dict) -> None:
     """Write ``scores.jsonl`` (``{"id", metric: value}`` per example, the run-folder format) and ``summary.json``."""
-    from harness.io import json_safe, write_json, write_jsonl
+    from harness.io import atomic_write, write_json
 
-    rows = ({"id": example_id, **{name: json_safe(o.per_example[i]) for name, o in outputs.items()}}
-            for i, example_id in enumerate(ids))
-    write_jsonl(out / "scores.jsonl", rows)
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    # each line is json.dumps({"id": ..., metric: value, ...}, ensure_ascii=False), built column by column
+    columns = [[f"{encode(name)}: {value}" for value in _encoded_values(o.per_example, encode)]
+               for name, o in outputs.items()]
+    with atomic_write(out / "scores.jsonl") as handle:
+        handle.writelines(f'{{"id": {encode(example_id)}, {", ".join(cells)}}}\n' if cells else
+                          f'{{"id": {encode(example_id)}}}\n' for example_id, *cells in zip(ids, *columns, strict=True))
     write_json(out / "summary.json", summary)
+
+
+def _encoded_values(values: Sequence[Any], encode: Callable[[Any], str]) -> list[str]:
+    """JSON text of each value, NaN and infinities as null (``harness.io.json_safe``'s rule)."""
+    from harness.io import json_safe
+
+    if all(type(v) is float for v in values):
+        return [float.__repr__(v) if math.isfinite(v) else "null" for v in values]
+    return [encode(json_safe(v)) for v in values]

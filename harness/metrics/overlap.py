@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from harness.metrics._shared import PerExampleMetric
+from harness.metrics._shared import PerExampleMetric, paused_gc
 from harness.metrics.base import Example, Metric, MetricOutput, metric
 from harness.metrics.json_metrics import extract_json
 
@@ -47,6 +47,26 @@ def exact_match() -> Metric:
     return PerExampleMetric("exact_match", "binary", lambda ex: exact_match_score(ex.prediction, ex.reference))
 
 
+_LAST_TOKENS: list[tuple[tuple[Example, ...], list[list[str]], list[list[str]]]] = []
+
+
+def _rouge_tokens(examples: Sequence[Example]) -> tuple[list[list[str]], list[list[str]]]:
+    """Reference and prediction tokens of ``examples``; the last batch's are kept, so that rouge1,
+    rouge2 and rougeL scoring the same examples (one ``score_examples`` call) tokenise them once."""
+    from harness.metrics._rouge import tokenize
+
+    if _LAST_TOKENS:
+        seen, references, predictions = _LAST_TOKENS[0]
+        # Example is frozen: the same objects hold the same texts
+        if len(seen) == len(examples) and all(a is b for a, b in zip(seen, examples, strict=True)):
+            return references, predictions
+    with paused_gc():
+        references = [tokenize(e.reference or "") for e in examples]
+        predictions = [tokenize(e.prediction or "") for e in examples]
+    _LAST_TOKENS[:] = [(tuple(examples), references, predictions)]
+    return references, predictions
+
+
 class _Rouge:
     """ROUGE-N / ROUGE-L F-measure per example (fast exact implementation, optionally parallel)."""
 
@@ -58,17 +78,15 @@ class _Rouge:
 
     def compute(self, examples: Sequence[Example]) -> MetricOutput:
         """Per-example F-measure; corpus holds mean precision, recall and F-measure."""
-        from harness.metrics._rouge import score_pairs
+        from harness.metrics._rouge import score_tokens
 
-        scores = score_pairs([e.reference or "" for e in examples], [e.prediction or "" for e in examples],
-                             (self.name,), processes=self.processes)
-        per = tuple(float(s[self.name].fmeasure) for s in scores)
+        references, predictions = _rouge_tokens(examples)
+        precisions, recalls, fmeasures = score_tokens(references, predictions, self.name, processes=self.processes)
         corpus: dict[str, Any] = {}
-        if scores:
-            corpus = {"precision": sum(s[self.name].precision for s in scores) / len(scores),
-                      "recall": sum(s[self.name].recall for s in scores) / len(scores),
-                      "fmeasure": sum(per) / len(per)}
-        return MetricOutput(self.name, "continuous", per, corpus)
+        if fmeasures:
+            corpus = {"precision": sum(precisions) / len(precisions), "recall": sum(recalls) / len(recalls),
+                      "fmeasure": sum(fmeasures) / len(fmeasures)}
+        return MetricOutput(self.name, "continuous", tuple(fmeasures), corpus)
 
 
 @metric("rouge1", higher_is_better=True, bounds=(0.0, 1.0))

@@ -2,9 +2,11 @@
 
 ``<workspace>/runs/<run_id>/``: ``suite.json`` (resolved suite), ``manifest.json`` (versions, git
 commit, seeds, dataset hashes, times, status), ``predictions/<candidate>/<dataset>.jsonl`` (the
-``harness score`` input format), ``scores/<candidate>/<dataset>.jsonl`` (``{"id", metric: value}``)
-and ``summary.json`` (``{"candidates": {cand: {dataset: {metric: {"mean", "ci", "n", "method"}}}}}``,
-intervals by :func:`harness.stats.summary.metric_summary`, the rule ``harness score`` uses).
+``harness score`` input format, plus ``prompt_hash`` and ``few_shot_ids``), ``prompts.jsonl`` (each
+distinct prompt's messages by hash, see :mod:`harness.runs.samples`), ``scores/<candidate>/<dataset>.jsonl``
+(``{"id", metric: value}``) and ``summary.json`` (``{"candidates": {cand: {dataset: {metric: {"mean", "ci",
+"n", "method"}}}}}``, intervals by :func:`harness.stats.summary.metric_summary`, the rule ``harness score``
+uses). The finished manifest adds ``generated``, ``cached`` and ``timing`` (see :mod:`harness.runs.timing`).
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ def write_suite(run_dir: Path, suite_json: dict[str, Any]) -> None:
 
 
 def start_manifest(run_dir: Path, run_id: str, suite: Suite, dataset_info: dict[str, Any],
-                   resolved: list[ResolvedCandidate], *, resumed: bool) -> dict[str, Any]:
-    """Write ``manifest.json`` with status ``running``; returns it (kept for the final write)."""
+                   resolved: list[ResolvedCandidate], *, resumed: bool,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``manifest.json`` with status ``running`` (``extra`` keys added); returns it (kept for the
+    final write)."""
     previous: dict[str, Any] = {}
     if resumed and (run_dir / "manifest.json").exists():
         previous = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -51,15 +55,16 @@ def start_manifest(run_dir: Path, run_id: str, suite: Suite, dataset_info: dict[
                                for c in suite.candidates if c.prompt.few_shot}},
         "datasets": dataset_info,
         "candidates": {r.name: r.describe() for r in resolved},
+        **(extra or {}),
     }
     write_json(run_dir / "manifest.json", manifest)
     return manifest
 
 
 def finish_manifest(run_dir: Path, manifest: dict[str, Any], status: str, result: RunResult) -> None:
-    """Rewrite ``manifest.json`` with the final status, finish time and generation counts."""
+    """Rewrite ``manifest.json`` with the final status, finish time, generation counts and timing."""
     manifest = dict(manifest, status=status, finished=_now(),
-                    generated=dict(result.generated), cached=dict(result.cached))
+                    generated=dict(result.generated), cached=dict(result.cached), timing=result.timing.as_dict())
     write_json(run_dir / "manifest.json", manifest)
 
 
@@ -69,11 +74,13 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
 
 
 def score_and_write(workspace: Workspace, run_id: str, run_dir: Path, candidate: str, dataset: str,
-                    rows: list[tuple[Any, Any, float | None]], metrics: Mapping[str, Metric]) -> dict[str, Any]:
+                    rows: list[tuple[Any, Any, float | None]], metrics: Mapping[str, Metric], *,
+                    extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Score one candidate x dataset, write its predictions/scores files and DB rows.
 
     ``rows`` are ``(EvalItem, cached generation, cost)``; ``metrics`` the suite's metrics built once,
-    by name. Returns ``{metric: {"mean", "ci", "n", "method", ...}}``.
+    by name; ``extra`` more fields for an example's predictions line, by example id (``prompt_hash``,
+    ``few_shot_ids``). Returns ``{metric: {"mean", "ci", "n", "method", ...}}``.
     """
     from harness.metrics.base import Example, metric_info
     from harness.stats.summary import metric_summary
@@ -95,6 +102,7 @@ def score_and_write(workspace: Workspace, run_id: str, run_dir: Path, candidate:
         line.update({"metadata": item.metadata, "latency_s": gen.latency_s, "prompt_tokens": gen.prompt_tokens,
                      "completion_tokens": gen.completion_tokens, "cost": cost,
                      "finish_reason": gen.finish_reason, "model": gen.model})
+        line.update((extra or {}).get(item.id, {}))
         predictions.append(line)
         values = {name: json_safe(vals[i]) for name, vals in per_metric.items()}
         scores.append({"id": item.id, **values})

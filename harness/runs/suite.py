@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -33,6 +34,97 @@ if TYPE_CHECKING:
     from harness.metrics.base import MetricSpec
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_DEVICE_RE = re.compile(r"^(cpu|auto|mps|cuda(:[0-9]+)?)$")
+
+#: Options of local backends that change speed, never outputs: left out of the generation cache key
+#: and of the hash that decides whether ``--resume`` may continue a run.
+RUNTIME_OPTIONS = ("batch_size", "threads", "device")
+#: ``--dtype`` values; a suite file may also use vLLM's spellings ``half`` and ``float``.
+DTYPES = ("float32", "bfloat16", "float16", "auto")
+_DTYPE_ALIASES = {"half": "float16", "float": "float32"}
+
+
+def _check_batch_size(value: Any, where: str) -> int | str:
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: {value!r} is not a batch size; use a whole number >= 1 or 'auto' "
+                         "(the largest batch that fits memory)")
+    return value
+
+
+def _check_threads(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1024:
+        raise ValueError(f"{where}: {value!r} is not a thread count; use a whole number >= 1 "
+                         "(e.g. the number of free CPU cores)")
+    return value
+
+
+def _check_device(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _DEVICE_RE.match(value):
+        raise ValueError(f"{where}: {value!r} is not a device; use cpu, cuda, cuda:N or auto")
+    return value
+
+
+def _check_dtype(value: Any, where: str) -> str:
+    if not isinstance(value, str) or _DTYPE_ALIASES.get(value, value) not in DTYPES:
+        raise ValueError(f"{where}: {value!r} is not a dtype; use {', '.join(DTYPES)}")
+    return _DTYPE_ALIASES.get(value, value)
+
+
+def output_dtype(options: dict[str, Any]) -> str | None:
+    """The dtype a local candidate's ``options`` ask for, as part of the generation cache key.
+
+    Returns None when unset or ``auto`` (the backend's default: float32 on CPU, bfloat16 on CUDA), so
+    generations cached before dtype was keyed stay valid; a set dtype is keyed because lower precision
+    can change greedy outputs.
+    """
+    value = options.get("dtype")
+    if value is None or value == "auto":
+        return None
+    return _DTYPE_ALIASES.get(str(value), str(value))
+
+
+@dataclass(frozen=True)
+class RunOverrides:
+    """``harness eval --batch-size/--threads/--device/--dtype``: replace those options of every local
+    candidate (transformers, vllm) for one run; None leaves the suite's value."""
+
+    batch_size: int | str | None = None
+    threads: int | None = None
+    device: str | None = None
+    dtype: str | None = None
+
+    @classmethod
+    def from_flags(cls, *, batch_size: str | None = None, threads: int | None = None, device: str | None = None,
+                   dtype: str | None = None) -> RunOverrides:
+        """Validated overrides from CLI values; a bad value is a :class:`ConfigError` naming the flag."""
+        def check(flag: str, value: Any, checker: Any) -> Any:
+            if value is None:
+                return None
+            try:
+                return checker(value, flag)
+            except ValueError as exc:
+                raise ConfigError(str(exc), hint=f"see `harness eval --help` for {flag}") from None
+
+        size: int | str | None = batch_size
+        if isinstance(batch_size, str) and batch_size.strip().lstrip("-").isdigit():
+            size = int(batch_size)
+        return cls(batch_size=check("--batch-size", size, _check_batch_size),
+                   threads=check("--threads", threads, _check_threads),
+                   device=check("--device", device, _check_device),
+                   dtype=check("--dtype", dtype, _check_dtype))
+
+    def as_options(self) -> dict[str, Any]:
+        """The overridden options only, by option key."""
+        values = {"batch_size": self.batch_size, "threads": self.threads, "device": self.device, "dtype": self.dtype}
+        return {k: v for k, v in values.items() if v is not None}
+
+    def apply(self, options: dict[str, Any]) -> dict[str, Any]:
+        """A copy of a local candidate's ``options`` with these overrides; a device or dtype of ``auto``
+        (from either) removes the key, leaving the choice to the backend, whose default is automatic."""
+        merged = {**options, **self.as_options()}
+        return {k: v for k, v in merged.items() if not (k in ("device", "dtype") and v == "auto")}
 
 
 def _metric_entry(entry: Any) -> str | dict[str, dict[str, Any]]:
@@ -76,12 +168,16 @@ class GenerationSpec(_Strict):
     seed: int = 0
     stop: list[str] = Field(default_factory=list)
 
-    def settings_hash(self, backend: str) -> str:
-        """Hash of everything that changes an output for a fixed model and prompt."""
-        payload = {"backend": backend, **self.model_dump()}
+    def settings_hash(self, backend: str, dtype: str | None = None) -> str:
+        """Hash of everything that changes an output for a fixed model and prompt (the generation cache key
+        beside the model fingerprint and prompt hash). ``dtype`` (see :func:`output_dtype`) joins it when
+        set; batch size, threads and device never do."""
+        payload: dict[str, Any] = {"backend": backend, **self.model_dump()}
         if self.temperature == 0.0:  # greedy: sampling knobs cannot change the output
             payload.pop("seed")
             payload.pop("top_p")
+        if dtype is not None:  # absent when unset, so keys cached before dtype was keyed still match
+            payload["dtype"] = dtype
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -113,6 +209,16 @@ class CandidateSpec(_Strict):
     def _safe_name(cls, value: str) -> str:
         if not _NAME_RE.match(value):
             raise ValueError("use letters, digits, '.', '_' or '-' (it names a folder), e.g. 'base-few-shot'")
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _known_option_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        checks = {"batch_size": _check_batch_size, "threads": _check_threads, "device": _check_device,
+                  "dtype": _check_dtype}
+        for key, check in checks.items():
+            if value.get(key) is not None:
+                check(value[key], key)
         return value
 
     @field_validator("backend")
@@ -215,9 +321,20 @@ class Suite(_Strict):
                               hint="fix the path; relative paths are read from the suite file's folder")
         return found.resolve()
 
-    def dataset_paths(self) -> dict[str, Path]:
-        """Each dataset's absolute path (errors name the field)."""
-        return {name: self.resolve_path(p, f"datasets.{name}") for name, p in self.datasets.items()}
+    def dataset_paths(self, names: list[str] | None = None) -> dict[str, Path]:
+        """Each dataset's absolute path (errors name the field), in suite order; only ``names`` when given."""
+        chosen = self.select_datasets(names)
+        return {name: self.resolve_path(self.datasets[name], f"datasets.{name}") for name in chosen}
+
+    def select_datasets(self, names: list[str] | None) -> list[str]:
+        """The dataset names to run, in suite order (all when ``names`` is empty); unknown names are an error."""
+        if not names:
+            return list(self.datasets)
+        missing = [n for n in names if n not in self.datasets]
+        if missing:
+            raise ConfigError(f"unknown dataset(s) {', '.join(missing)} in suite {self.name}",
+                              hint=f"--datasets takes names from the suite's datasets: {', '.join(self.datasets)}")
+        return [n for n in self.datasets if n in names]
 
     def select(self, names: list[str] | None) -> list[CandidateSpec]:
         """The candidates named in ``names`` (all when empty); unknown names are an error."""

@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -200,13 +201,21 @@ def test_leaderboard_first_paint_on_a_large_workspace(browser, tmp_path: Path) -
     with serve_app(workspace) as url:
         watched = Watched(browser)
         page = watched.page
-        timings = []
-        for _ in range(3):  # the first load fills the caches; later loads are what a user meets again
+        timings, headings = [], []
+        for _ in range(5):  # the first load fills the caches; later loads are what a user meets again
             started = time.perf_counter()
             page.goto(url)
-            page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=120_000)
+            page.wait_for_selector("h1", timeout=120_000)
+            headings.append(time.perf_counter() - started)
+            page.wait_for_selector("[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg",
+                                   timeout=120_000)
             timings.append(time.perf_counter() - started)
             watched.settle()
         watched.check_no_exception("large leaderboard")
+        assert page.locator("[data-testid=stVegaLiteChart]").count() >= 5  # every section drew its chart
+        # The heading is Streamlit's own start-up (page, scripts, websocket, first message): the floor under
+        # any page; the first chart is what the target is about.
         print(f"\nleaderboard first paint, 10 runs x 5 candidates x 1,000 examples: first load "
-              f"{timings[0]:.2f}s, after the first load {min(timings[1:]):.2f}s (target under 2 s)")
+              f"{timings[0]:.2f}s; after the first load: first chart {statistics.median(timings[1:]):.2f}s "
+              f"(median of {len(timings) - 1}, best {min(timings[1:]):.2f}s; target under 2 s), heading "
+              f"{statistics.median(headings[1:]):.2f}s")

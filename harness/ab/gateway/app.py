@@ -17,6 +17,7 @@ days) unless ``allow_client_time: false``.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import json
 import logging
@@ -32,6 +33,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from harness.ab.control import ExperimentState, experiment_state
+from harness.ab.gateway.asgi import ApiError, GatewayApp, HandlerRequest, Reply, json_reply
 from harness.ab.gateway.config import GatewayConfig
 from harness.ab.gateway.events import EventWriter, FeedbackEvent, RequestEvent, new_request_id
 from harness.ab.gateway.routing import Router, VariantFailed
@@ -47,20 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("harness.ab.gateway")
 ROLES = ("system", "user", "assistant", "tool", "developer")
 MAX_TOKENS_LIMIT = 32768
-
-
-class ApiError(Exception):
-    """An OpenAI-style error answer: HTTP status, message, type, the offending parameter and a code."""
-
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
-
-    def response(self) -> JSONResponse:
-        """The JSON response for this error."""
-        return JSONResponse({"error": {"message": self.message, "type": self.type, "param": self.param,
-                                       "code": self.code}}, status_code=self.status)
 
 
 def ensure_experiment(engine: Engine, config: GatewayConfig) -> int:
@@ -159,7 +147,7 @@ def _number(body: Mapping[str, Any], key: str, low: float, high: float, *, integ
     return value
 
 
-def _client_time(request: Request, config: GatewayConfig) -> float:
+def _client_time(request: HandlerRequest, config: GatewayConfig) -> float:
     raw = request.headers.get("x-harness-time")
     if raw is None or not config.allow_client_time:
         return time.time()
@@ -172,7 +160,7 @@ def _client_time(request: Request, config: GatewayConfig) -> float:
     return value
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def _json_body(request: HandlerRequest) -> dict[str, Any]:
     raw = await request.body()
     try:
         body = json.loads(raw)
@@ -183,14 +171,17 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True, state_ttl_s: float = 1.0) -> FastAPI:
+def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True, state_ttl_s: float = 1.0,
+               freeze_gc: bool = False) -> FastAPI:
     """The gateway app for ``config`` on ``workspace``'s store (creating the experiment if new).
 
     ``load``: build the backends and load in-process models at startup (else on first use).
+    ``freeze_gc``: once started, move every object so far out of the garbage collector's reach
+    (:func:`gc.freeze`; for a server process): a full collection then scans what requests made since,
+    not the libraries and models, which would stop the event loop for tens of milliseconds each time.
     Raises :class:`ConfigError` for a config that contradicts the stored experiment or an unset API key.
     """
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import StreamingResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from harness.backends.base import GenerationSettings
@@ -210,13 +201,16 @@ def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True
             await anyio.to_thread.run_sync(router.load)
         router.start()  # upstream sessions belong to this event loop
         writer.start()
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
             writer.close()
             await router.aclose()
 
-    app = FastAPI(title="harness A/B gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = GatewayApp(title="harness A/B gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.router = router
     app.state.states = states
     app.state.experiment_id = exp_id
@@ -239,7 +233,7 @@ def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True
         log.exception("unexpected gateway error")
         return ApiError(500, "internal gateway error (see the gateway log)", type="server_error").response()
 
-    def authorize(request: Request) -> None:
+    def authorize(request: HandlerRequest) -> None:
         if api_key is None:
             return
         given = request.headers.get("x-api-key")
@@ -263,8 +257,8 @@ def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True
         return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "harness",
                                             "model": v.model} for name, v in config.variants.items()]}
 
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request) -> Any:
+    @app.fast_route("POST", "/v1/chat/completions")
+    async def chat(request: HandlerRequest) -> Reply:
         started = time.perf_counter()
         authorize(request)
         body = await _json_body(request)
@@ -321,24 +315,21 @@ def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True
         model = gen.model or config.variants[served.served_by].model
         finish = gen.finish_reason if gen.finish_reason in ("stop", "length") else "stop"
         created = int(ts)
-        if stream:
-            def events() -> Any:
-                base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
-                first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": gen.text},
-                                              "finish_reason": None}]}
-                last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
-                yield f"data: {json.dumps(first)}\n\n"
-                yield f"data: {json.dumps(last)}\n\n"
-                yield "data: [DONE]\n\n"
-            return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+        if stream:  # the whole answer in one chunk, then the end of the stream
+            base = {"id": request_id, "object": "chat.completion.chunk", "created": created, "model": model}
+            first = {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": gen.text},
+                                          "finish_reason": None}]}
+            last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+            sse = f"data: {json.dumps(first)}\n\ndata: {json.dumps(last)}\n\ndata: [DONE]\n\n"
+            return Reply(sse.encode(), media_type="text/event-stream", headers=headers)
         usage = {"prompt_tokens": gen.prompt_tokens or 0, "completion_tokens": gen.completion_tokens or 0,
                  "total_tokens": (gen.prompt_tokens or 0) + (gen.completion_tokens or 0)}
-        return JSONResponse({"id": request_id, "object": "chat.completion", "created": created, "model": model,
-                             "choices": [{"index": 0, "message": {"role": "assistant", "content": gen.text},
-                                          "finish_reason": finish}], "usage": usage}, headers=headers)
+        return json_reply({"id": request_id, "object": "chat.completion", "created": created, "model": model,
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": gen.text},
+                                        "finish_reason": finish}], "usage": usage}, headers=headers)
 
-    @app.post("/v1/feedback")
-    async def feedback(request: Request) -> dict[str, Any]:
+    @app.fast_route("POST", "/v1/feedback")
+    async def feedback(request: HandlerRequest) -> Reply:
         authorize(request)
         body = await _json_body(request)
         request_id, unit_id, outcomes = body.get("request_id"), body.get("unit_id"), body.get("outcomes")
@@ -362,7 +353,7 @@ def create_app(config: GatewayConfig, workspace: Workspace, *, load: bool = True
         except Exception:  # noqa: BLE001 - the database failed: the client may retry (feedback is idempotent)
             log.exception("could not record feedback for %s", request_id or unit_id)
             raise ApiError(503, "the gateway could not record the feedback; retry", type="server_error") from None
-        return {"object": "feedback", "recorded": written, "duplicates": len(outcomes) - written,
-                "request_id": request_id, "unit_id": unit_id}
+        return json_reply({"object": "feedback", "recorded": written, "duplicates": len(outcomes) - written,
+                           "request_id": request_id, "unit_id": unit_id})
 
     return app

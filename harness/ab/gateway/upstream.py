@@ -7,7 +7,7 @@ gateway opens it at startup (:meth:`UpstreamClient.open`, else on the first call
 shutdown (:meth:`UpstreamClient.close`). A cancelled call (the variant's timeout) closes its
 connection instead of returning it to the pool, so a late answer is never read as the next
 request's. A POST is not retried by ``aiohttp``; this client retries it once when a *reused*
-keep-alive connection turns out to have been closed by the server before any byte of the answer.
+keep-alive connection turns out to have been closed or reset by the server before any byte of the answer.
 The API key follows the ``openai`` backend's rules (:mod:`harness.backends.openai_backend`); a proxy
 from ``HTTP(S)_PROXY`` is honoured unless ``NO_PROXY`` exempts the host.
 """
@@ -130,10 +130,15 @@ class UpstreamClient:
                 async with session.post(url, data=data, headers=headers, allow_redirects=False,
                                         trace_request_ctx=trace) as resp:
                     return resp.status, await _read(resp)
-            except aiohttp.ServerDisconnectedError as exc:
-                if attempt == 1 and trace.get("reused"):  # a stale keep-alive connection: once more on a new one
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                # a stale keep-alive connection (closed, or reset, by the server before any byte of the
+                # answer; "Can not write request body" when the close arrives as the request leaves):
+                # once more on a new one
+                if attempt == 1 and trace.get("reused"):
                     continue
-                raise UpstreamError(f"connection error: {exc}") from None
+                if isinstance(exc, aiohttp.ServerDisconnectedError):
+                    raise UpstreamError(f"connection error: {exc}") from None
+                raise UpstreamError(f"connection error: {type(exc).__name__}: {exc}") from None
             except aiohttp.ClientPayloadError as exc:
                 raise UpstreamError(f"incomplete response: {exc}") from None
             except aiohttp.ClientResponseError as exc:  # the answer is not valid HTTP

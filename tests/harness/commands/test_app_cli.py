@@ -19,6 +19,8 @@ def test_the_streamlit_command_line(tmp_path: Path) -> None:
     assert line[:4] == [sys.executable, "-m", "streamlit", "run"]
     assert line[line.index("--server.port") + 1] == "8555"
     assert line[line.index("--server.address") + 1] == "127.0.0.1"
+    # the workspace is written to while the app runs: no source watcher walking it
+    assert line[line.index("--server.fileWatcherType") + 1] == "none"
     assert line[-3:] == ["--", "--workspace", str(tmp_path)]
 
 

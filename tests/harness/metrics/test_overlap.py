@@ -47,18 +47,85 @@ def test_rouge_identical_to_rouge_score(rouge_type: str) -> None:
     expected = [scorer.score(r, p)[rouge_type] for r, p in zip(refs, preds, strict=True)]
     out = get_metric(rouge_type).compute([Example(str(i), p, r) for i, (r, p) in enumerate(zip(refs, preds, strict=True))])
     assert list(out.per_example) == [e.fmeasure for e in expected]
+    assert out.corpus["precision"] == sum(e.precision for e in expected) / len(expected)
     mine = _rouge.score_pairs(refs, preds, (rouge_type,), processes=1)
     for got, want in zip(mine, expected, strict=True):
         assert (got[rouge_type].precision, got[rouge_type].recall) == (want.precision, want.recall)
 
 
+def test_rouge_n_above_2_identical_to_rouge_score() -> None:
+    refs, preds = _corpus(150, seed=11)
+    scorer = RougeScorer(["rouge3", "rouge4"], use_stemmer=True)
+    mine = _rouge.score_pairs(refs, preds, ("rouge3", "rouge4"), processes=1)
+    for got, ref, pred in zip(mine, refs, preds, strict=True):
+        want = scorer.score(ref, pred)
+        assert {k: (v.precision, v.recall, v.fmeasure) for k, v in got.items()} == \
+            {k: (v.precision, v.recall, v.fmeasure) for k, v in want.items()}
+
+
+def test_rouge_without_stemming_identical_to_rouge_score() -> None:
+    refs, preds = _corpus(100, seed=5)
+    scorer = RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)
+    mine = _rouge.score_pairs(refs, preds, stem=False, processes=1)
+    for got, ref, pred in zip(mine, refs, preds, strict=True):
+        want = scorer.score(ref, pred)
+        assert {k: (v.precision, v.recall, v.fmeasure) for k, v in got.items()} == \
+            {k: (v.precision, v.recall, v.fmeasure) for k, v in want.items()}
+
+
+@pytest.mark.parametrize("text", [
+    *REFERENCES, *PREDICTIONS, "KELVIN \u212a and \u0130stanbul STRASSE stra\u00dfe", "tab\tnew\nline\r\nend",
+    "x" * 5000 + " yyyy 12ing 1234s", "\u00a0non-breaking\u2003spaces\u3000here", "Σίσυφος ΣΑΣ 42", "",
+    "".join(map(chr, range(128))) * 2,
+])
+def test_tokenize_matches_rouge_score_tokenizer(text: str) -> None:
+    from nltk.stem import porter
+    from rouge_score import tokenize
+
+    assert _rouge.tokenize(text) == tokenize.tokenize(text, porter.PorterStemmer())
+    assert _rouge.tokenize(text, stem=False) == tokenize.tokenize(text, None)
+
+
 def test_rouge_parallel_path_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     refs, preds = _corpus(200, seed=3)
-    monkeypatch.setattr(_rouge, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(_rouge, "PARALLEL_MIN_TOKENS", 10)
+    import threading
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert _rouge._pool_size(2, 10_000) == 2  # the pool is really used below
     parallel = _rouge.score_pairs(refs, preds, processes=2)
     serial = _rouge.score_pairs(refs, preds, processes=1)
     assert parallel == serial
     assert len(parallel) == len(refs)
+
+
+def test_rouge_pool_only_for_large_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _rouge._pool_size(None, _rouge.PARALLEL_MIN_TOKENS - 1) == 1
+    assert _rouge._pool_size(1, 10**9) == 1
+    import threading
+
+    monkeypatch.setattr(threading, "active_count", lambda: 3)  # never fork a threaded process
+    assert _rouge._pool_size(4, 10**9) == 1
+
+
+def test_rouge_metrics_tokenise_each_batch_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.metrics import score_examples
+
+    calls: list[str] = []
+    real = _rouge.tokenize
+    monkeypatch.setattr(_rouge, "tokenize", lambda text, stem=True: calls.append(text) or real(text, stem))
+    refs, preds = _corpus(30, seed=7)
+    examples = [Example(str(i), p, r) for i, (r, p) in enumerate(zip(refs, preds, strict=True))]
+    first = score_examples(examples, ["rouge1", "rouge2", "rougeL"])
+    assert len(calls) == 2 * len(examples)
+    # another batch of the same size (new objects, other texts) is tokenised afresh, not taken from the cache
+    swapped = [Example(e.id, e.reference, e.prediction) for e in examples]
+    second = score_examples(swapped, ["rouge1"])
+    assert len(calls) == 4 * len(examples)
+    scorer = RougeScorer(["rouge1"], use_stemmer=True)
+    assert list(second["rouge1"].per_example) == [scorer.score(e.reference, e.prediction)["rouge1"].fmeasure
+                                                  for e in swapped]
+    assert first["rouge1"].per_example != () and len(first["rougeL"].per_example) == len(examples)
 
 
 def test_lcs_length_matches_dynamic_programming() -> None:

@@ -90,6 +90,11 @@ def test_store_functions_on_postgres(engines) -> None:
             gw.log_outcomes(engine, "exp", {"x": 1}, request_id="missing")
         with pytest.raises(gw.UnknownRequestError, match="unknown unit id"):
             gw.log_outcomes(engine, "exp", {"x": 1}, unit_id="nobody")
+        create_experiment(engine, "other", {"base": 0.5, "cand": 0.5}, control="base")
+        with pytest.raises(gw.UnknownRequestError, match="unknown request id"):  # r1 is exp's, not other's
+            gw.log_outcomes(engine, "other", {"x": 1}, request_id="r1")
+        with pytest.raises(gw.UnknownRequestError, match="unknown unit id"):
+            gw.log_outcomes(engine, "other", {"x": 1}, unit_id="u1")
         with pytest.raises(DataError):
             gw.log_outcomes(engine, "exp", {"x": float("nan")}, request_id="r1")
         with pytest.raises(DataError, match="unknown experiment"):

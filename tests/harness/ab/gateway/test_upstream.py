@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ COMPLETION = {"id": "x", "model": "served-name", "choices": [{"index": 0, "messa
               "content": "hi there"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}
 MESSAGES = [{"role": "user", "content": "hello"}]
 BODY = json.dumps(COMPLETION).encode()
+RESET = b"<reset>"
 
 
 def _response(body: bytes, *, status: str = "200 OK", extra: str = "", length: bool = True) -> bytes:
@@ -36,7 +39,7 @@ def _chunked(body: bytes) -> bytes:
 
 class RawServer:
     """Answers request ``i`` on any connection with ``script(i, request)``: bytes, a float (answer after that
-    many seconds) or None (close the connection without answering)."""
+    many seconds), None (close the connection without answering) or ``RESET`` (reset it: TCP RST)."""
 
     def __init__(self, script: Callable[[int, dict[str, Any]], bytes | float | None]) -> None:
         self.script, self.requests, self.connections = script, [], 0
@@ -53,6 +56,10 @@ class RawServer:
                 self.requests.append({"line": lines[0], "headers": headers, "body": body})
                 answer = self.script(len(self.requests) - 1, self.requests[-1])
                 if answer is None:
+                    break
+                if answer is RESET:
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     break
                 if isinstance(answer, float):  # a slow answer
                     self.in_flight += 1
@@ -124,6 +131,24 @@ def test_a_reused_connection_the_server_closed_is_retried_once_on_a_new_one() ->
 
     gens, server = _run(lambda i, _r: answers[i], two)
     assert [g.text for g in gens] == ["hi there"] * 2 and server.connections == 2 and len(server.requests) == 3
+
+
+def test_a_reused_connection_the_server_reset_is_retried_once_but_a_new_one_is_not() -> None:
+    answers = {0: _response(BODY), 1: RESET, 2: _response(BODY)}
+
+    async def two(client: UpstreamClient) -> list:
+        first = await client.chat(MESSAGES, GenerationSettings())
+        return [first, await client.chat(MESSAGES, GenerationSettings())]
+
+    gens, server = _run(lambda i, _r: answers[i], two)
+    assert [g.text for g in gens] == ["hi there"] * 2 and server.connections == 2 and len(server.requests) == 3
+
+    async def one(client: UpstreamClient) -> None:
+        with pytest.raises(UpstreamError, match="connection error: ClientOSError"):
+            await client.chat(MESSAGES, GenerationSettings())
+
+    _, server = _run(lambda i, _r: RESET, one)
+    assert len(server.requests) == 1
 
 
 def test_a_new_connection_closed_without_an_answer_is_not_retried() -> None:
