@@ -65,7 +65,7 @@ def make_metrics_logger(path: Path, *, append: bool, warn=None):
                 if not self.append:
                     self.path.write_text("", encoding="utf-8")
                 elif self.path.exists():
-                    self._log_rows = _read_log_rows(self.path)
+                    self._log_rows = read_log_rows(self.path)
             self._last_time = time.perf_counter()
             self._last_tokens = state.num_input_tokens_seen or 0
 
@@ -121,10 +121,11 @@ def make_metrics_logger(path: Path, *, append: bool, warn=None):
     return MetricsLogger()
 
 
-def _read_log_rows(path: Path) -> list[dict[str, Any]]:
-    """The JSON rows of an existing ``metrics.jsonl`` (a torn last line from a killed run is skipped)."""
+def read_log_rows(path: Path) -> list[dict[str, Any]]:
+    """Return the JSON object rows of an existing ``metrics.jsonl``; a torn last line from a killed run
+    (or any line that is not a JSON object) is skipped. Also the reader of the app's training page."""
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:

@@ -75,16 +75,10 @@ def read_curve(path: str | Path, *, model: str = "", planned_steps: int | None =
 
     A torn last line (a run killed mid-write) is skipped, as the trainer's own reader does.
     """
-    rows: list[dict[str, Any]] = []
+    from trainers.loop import read_log_rows
+
     path = Path(path)
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
+    rows = read_log_rows(path) if path.is_file() else []
     train, val = training_points(enumerate(rows, start=1))
     train, val = sorted(train), sorted(val)
     result = overfitting_signal(train, val)

@@ -79,19 +79,29 @@ def load_dataset(path: Path, *, limit: int | None = None) -> list[EvalItem]:
     return items
 
 
-def draw_few_shot(path: Path, k: int, seed: int, *, exclude_ids: set[str] | None = None) -> list[dict[str, str]]:
-    """k examples drawn with ``seed`` from a training file, as alternating user/assistant turns."""
+def sample_few_shot(path: Path, k: int, seed: int, *, exclude_ids: set[str] | None = None) -> list[EvalItem]:
+    """Return k examples drawn with ``seed`` from a training file, in prompt order ([] when k <= 0)."""
     if k <= 0:
         return []
     pool = [item for item in load_dataset(path) if item.id not in (exclude_ids or set())]
     if len(pool) < k:
         raise DataError(f"{path}: few_shot asks for {k} examples but the file has {len(pool)} usable",
                         hint="lower few_shot or point prompt.from at a larger training split")
+    return random.Random(seed).sample(pool, k)
+
+
+def shot_turns(examples: list[EvalItem]) -> list[dict[str, str]]:
+    """Return the examples as alternating user/assistant turns (their reference as the assistant turn)."""
     turns: list[dict[str, str]] = []
-    for item in random.Random(seed).sample(pool, k):
+    for item in examples:
         turns.extend(m for m in item.context if m["role"] != "system")
         turns.append({"role": "assistant", "content": item.reference})
     return turns
+
+
+def draw_few_shot(path: Path, k: int, seed: int, *, exclude_ids: set[str] | None = None) -> list[dict[str, str]]:
+    """k examples drawn with ``seed`` from a training file, as alternating user/assistant turns."""
+    return shot_turns(sample_few_shot(path, k, seed, exclude_ids=exclude_ids))
 
 
 def build_messages(item: EvalItem, *, system: str | None, shots: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -30,6 +30,7 @@ class ResolvedCandidate:
     system: str | None
     shots: list[dict[str, str]] = field(default_factory=list)
     few_shot_source: str | None = None
+    shot_ids: list[str] = field(default_factory=list)  # the drawn examples' ids, in prompt order
 
     def describe(self) -> dict[str, Any]:
         """JSON-able description (written into ``suite.json`` as ``resolved``)."""
@@ -42,7 +43,7 @@ def resolve_candidate(suite: Suite, cand: CandidateSpec, workspace: Workspace | 
                       index: int) -> ResolvedCandidate:
     """Resolve one candidate (paths, registry, aliases, few-shot turns)."""
     from harness.models.names import ModelNotFoundError, resolve_adapter, resolve_model
-    from harness.runs.prompts import draw_few_shot
+    from harness.runs.prompts import sample_few_shot, shot_turns
 
     field_prefix = f"candidates[{index}]"
     adapter = None
@@ -62,11 +63,13 @@ def resolve_candidate(suite: Suite, cand: CandidateSpec, workspace: Workspace | 
                               "a folder nor a registered model", hint="pass an adapter folder or a name from "
                               "`harness models list`")
     shots: list[dict[str, str]] = []
+    shot_ids: list[str] = []
     source = None
     if cand.prompt.few_shot:
         source_path = _few_shot_source(suite, cand, field_prefix)
         seed = cand.prompt.seed if cand.prompt.seed is not None else suite.generation.seed
-        shots = draw_few_shot(source_path, cand.prompt.few_shot, seed)
+        examples = sample_few_shot(source_path, cand.prompt.few_shot, seed)
+        shots, shot_ids = shot_turns(examples), [item.id for item in examples]
         source = str(source_path)
     gen = suite.generation
     settings = GenerationSettings(max_new_tokens=gen.max_new_tokens, temperature=gen.temperature,
@@ -78,7 +81,7 @@ def resolve_candidate(suite: Suite, cand: CandidateSpec, workspace: Workspace | 
     except HarnessError as exc:
         raise ConfigError(f"{suite.source or suite.name}: {field_prefix}: {exc.message}", hint=exc.hint) from None
     return ResolvedCandidate(name=cand.name, backend=cand.backend, spec=spec, system=cand.prompt.system,
-                             shots=shots, few_shot_source=source)
+                             shots=shots, few_shot_source=source, shot_ids=shot_ids)
 
 
 def _few_shot_source(suite: Suite, cand: CandidateSpec, field_prefix: str) -> Path:

@@ -182,7 +182,7 @@ def run_suite(suite: Suite, workspace: Workspace, *, candidates: list[str] | Non
     if run_id is None:
         run_id = new_run_id(suite.name)
     run_dir = workspace.runs_dir / run_id
-    shot_ids = {r.name: samples.few_shot_ids(r.shots, r.few_shot_source) for r in resolved}
+    shot_ids = {r.name: r.shot_ids for r in resolved}
     manifest = folder.start_manifest(run_dir, run_id, suite, dataset_info, resolved, resumed=resumed, extra={
         "options": suite_json["resolved"]["options"], "overrides": overrides.as_options(),
         "few_shot_ids": {name: ids for name, ids in shot_ids.items() if ids}, "prompts": samples.PROMPTS_FILE})

@@ -244,14 +244,13 @@ def test_run_folder_keeps_prompts_and_few_shot_ids(tmp_path: Path, tiny_model_di
             assert prompts[line["prompt_hash"]] == messages
 
 
-def test_few_shot_ids_mark_examples_missing_from_the_source(tmp_path: Path) -> None:
-    from harness.runs.samples import few_shot_ids
+def test_few_shot_ids_are_those_of_the_draw_even_when_the_file_changes_later(tmp_path: Path) -> None:
+    """The ids come from the draw itself, not from matching the turns against the file afterwards."""
+    from harness.runs.prompts import draw_few_shot, load_dataset, sample_few_shot, shot_turns
 
-    write_eval_set(tmp_path, n_train=4, n_test=1)
-    rows = [json.loads(x) for x in (tmp_path / "train.jsonl").read_text().splitlines()]
-    turns = []
-    for row in (rows[2], {"messages": [{"role": "user", "content": "gone"}, {"role": "assistant", "content": "x"}]},
-                rows[0]):
-        turns.extend(m for m in row["messages"] if m["role"] != "system")
-    assert few_shot_ids(turns, str(tmp_path / "train.jsonl")) == ["ex-2", "?", "ex-0"]
-    assert few_shot_ids([], str(tmp_path / "train.jsonl")) == []
+    write_eval_set(tmp_path, n_train=6, n_test=1)
+    path = tmp_path / "train.jsonl"
+    drawn = sample_few_shot(path, 3, seed=5)
+    assert [item.id for item in drawn] == [item.id for item in random.Random(5).sample(load_dataset(path), 3)]
+    assert shot_turns(drawn) == draw_few_shot(path, 3, seed=5)
+    assert sample_few_shot(path, 0, seed=5) == []
